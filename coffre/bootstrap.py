@@ -1,0 +1,34 @@
+"""Embedded state: the folders under COFFRE_HOME, the schema, the key store, Prefect's home."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from coffre.settings import Settings, get_settings
+
+
+def configure_prefect_home(settings: Settings | None = None) -> None:
+    """Keep Prefect's own state under COFFRE_HOME unless the operator chose otherwise.
+
+    Must run before prefect is imported: Prefect reads its settings at import time.
+    """
+    home = (settings or get_settings()).resolved_home
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+
+
+def prepare_home(settings: Settings | None = None) -> Path:
+    """Create the folders and bring the store and the key store up to date."""
+    from coffre.models.db import engine_for
+    from coffre.models.keystore import create_keystore
+    from coffre.models.migrate import upgrade
+
+    settings = settings or get_settings()
+    home = settings.resolved_home
+    for folder in (home, settings.inbox_path, settings.work_path):
+        folder.mkdir(parents=True, exist_ok=True)
+    if settings.objects_backend == "local":
+        settings.objects_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.store_url)
+    create_keystore(engine_for(settings.keys_url))
+    return home

@@ -1,0 +1,67 @@
+"""capture: photos and PDFs in → originals kept → PDF/A archive copies with their fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from coffre.settings import get_settings
+from coffre.tasks.capture import CaptureOutcome, normalize_document, store_original
+
+# Two cores: two conversions at a time, each with one OCR thread.
+_RUNNER = ThreadPoolTaskRunner(max_workers=get_settings().capture_concurrency)
+
+
+@task(name="list-folder", cache_policy=NO_CACHE)
+def list_folder(folder: str) -> list[str]:
+    """Regular files of a folder, oldest first, skipping hidden and partial files."""
+    entries = [
+        entry
+        for entry in Path(folder).iterdir()
+        if entry.is_file() and not entry.name.startswith(".") and not entry.name.endswith(".part")
+    ]
+    return [str(entry) for entry in sorted(entries, key=lambda e: (e.stat().st_mtime, e.name))]
+
+
+def _capture_paths(
+    org: str, paths: list[str], source: str, kind: str | None
+) -> list[dict[str, str | None]]:
+    """Store every original first (fast), then normalise them on the bounded runner."""
+    stored = [store_original.submit(org, path=path, source=source, kind=kind) for path in paths]
+    normalized = [normalize_document.submit(future, org) for future in stored]
+    return [future.result().to_json() for future in normalized]
+
+
+@flow(name="capture", task_runner=_RUNNER, log_prints=False)
+def capture(
+    org: str,
+    paths: list[str],
+    source: str = "api",
+    kind: str | None = None,
+) -> list[dict[str, str | None]]:
+    """Capture files already on this machine's disk.
+
+    org: the organisation's id or SIREN. paths: files to capture. source: where they come
+    from (upload, cli, inbox, mail, api). kind: receipt, invoice_in… (guessed if absent).
+    Returns one outcome per file: file, document_id, status, reason, duplicate_of.
+    """
+    return _capture_paths(org, paths, source, kind)
+
+
+@flow(name="capture-bytes", task_runner=_RUNNER)
+def capture_bytes(
+    org: str, data: bytes, filename: str, source: str = "api", kind: str | None = None
+) -> dict[str, str | None]:
+    """Capture one document given as bytes (in-process callers: the portal, the mail fetchers)."""
+    stored = store_original(org, data=data, filename=filename, source=source, kind=kind)
+    outcome: CaptureOutcome = normalize_document(stored, org)
+    return outcome.to_json()
+
+
+@flow(name="capture-folder", task_runner=_RUNNER)
+def capture_folder(org: str, folder: str, source: str = "inbox") -> list[dict[str, str | None]]:
+    """Capture every file of a folder (a batch drop, the inbox)."""
+    return _capture_paths(org, list_folder(folder), source, None)

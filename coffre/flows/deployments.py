@@ -1,0 +1,22 @@
+"""The deployments `make run` serves from its own process (prefect.yaml is for workers)."""
+
+from __future__ import annotations
+
+from prefect.deployments.runner import RunnerDeployment
+
+from coffre.flows.capture import capture, capture_folder
+
+
+def embedded_deployments() -> list[RunnerDeployment]:
+    return [
+        capture.to_deployment(
+            name="capture",
+            description="Capture files on this machine: originals kept, PDF/A copies made.",
+            tags=["capture"],
+        ),
+        capture_folder.to_deployment(
+            name="capture-folder",
+            description="Capture every file of a folder.",
+            tags=["capture"],
+        ),
+    ]

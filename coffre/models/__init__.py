@@ -1,0 +1,38 @@
+"""The SQLModel store: tables, engine/session, tenant-scoped queries. No Prefect here."""
+
+from coffre.models.audit import AuditEvent, ChainReport, append_event, verify_chain
+from coffre.models.db import engine_for, make_engine, session_scope, store_engine
+from coffre.models.document import Document, DocumentKind, DocumentSource, DocumentStatus
+from coffre.models.organization import Organization, Role, User, new_id, utcnow
+from coffre.models.queries import (
+    NotFound,
+    find_document_by_content,
+    find_organization,
+    get_document,
+    list_documents,
+)
+
+__all__ = [
+    "AuditEvent",
+    "ChainReport",
+    "Document",
+    "DocumentKind",
+    "DocumentSource",
+    "DocumentStatus",
+    "NotFound",
+    "Organization",
+    "Role",
+    "User",
+    "append_event",
+    "engine_for",
+    "find_document_by_content",
+    "find_organization",
+    "get_document",
+    "list_documents",
+    "make_engine",
+    "new_id",
+    "session_scope",
+    "store_engine",
+    "utcnow",
+    "verify_chain",
+]

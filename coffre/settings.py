@@ -1,0 +1,92 @@
+"""One place for configuration: embedded defaults, overridden by ``COFFRE_*`` variables.
+
+Everything the embedded default writes lives under ``COFFRE_HOME`` so that several
+instances can run side by side. Production values (S3 credentials, master key) are
+loaded from Prefect blocks by the deployment and exported as these variables.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COFFRE_", extra="ignore")
+
+    home: Path = Field(default=Path("./var"), description="Root of all embedded state.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the store; default: SQLite under home."
+    )
+    keystore_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the key store (wrapped organisation keys), kept apart "
+        "from the store so that it can be backed up with a short retention.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None, description="Base64 of the 32-byte master key; default: a file under home."
+    )
+
+    objects_backend: Literal["local", "s3"] = "local"
+    objects_dir: Path | None = None
+    s3_endpoint: str = "localhost:9000"
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_bucket: str = "coffre"
+    s3_region: str = "eu-west-par"
+    s3_secure: bool = True
+    s3_ca_bundle: Path | None = None
+    retention_years: int = Field(default=10, ge=0)
+
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_pages: int = Field(default=300, gt=0)
+    max_image_pixels: int = Field(default=120_000_000, gt=0)
+    ocr_languages: str = "fra+eng"
+    ocr_timeout_seconds: int = Field(default=900, gt=0)
+    capture_concurrency: int = Field(default=2, gt=0)
+
+    prefect_host: str = "127.0.0.1"
+    prefect_port: int = 4200
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.resolve()
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_home / 'coffre.db'}"
+
+    @property
+    def keys_url(self) -> str:
+        return self.keystore_url or f"sqlite:///{self.resolved_home / 'keys.db'}"
+
+    @property
+    def objects_path(self) -> Path:
+        return (self.objects_dir or self.resolved_home / "objects").resolve()
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.resolved_home / "secrets" / "master.key"
+
+    @property
+    def inbox_path(self) -> Path:
+        return self.resolved_home / "inbox"
+
+    @property
+    def work_path(self) -> Path:
+        """Scratch space for conversions; never holds anything that must survive."""
+        return self.resolved_home / "work"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,94 @@
+"""OCR and PDF/A conversion through the ocrmypdf command, and text extraction.
+
+ocrmypdf runs in a child process: its Python API is not thread-safe, and a hostile file
+that makes Ghostscript or Tesseract hang or balloon must not take the worker with it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from coffre.tasks.errors import Rejected
+
+# ocrmypdf's documented exit codes that mean "the input is the problem".
+_INPUT_ERRORS = {
+    2: ("damaged_pdf", "This PDF could not be read for conversion."),
+    8: ("encrypted_pdf", "This PDF is protected by a password. Send it without the password."),
+}
+
+
+def ocrmypdf_command(source: Path, target: Path, languages: str) -> list[str]:
+    """The exact command Coffre runs, shared with the benchmark's baseline."""
+    return [
+        sys.executable,
+        "-m",
+        "ocrmypdf",
+        "--quiet",
+        "--language",
+        languages,
+        "--output-type",
+        "pdfa-2",
+        "--skip-text",
+        "--deskew",
+        "--rotate-pages",
+        "--jobs",
+        "1",
+        str(source),
+        str(target),
+    ]
+
+
+def ocr_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["OMP_THREAD_LIMIT"] = "1"  # one Tesseract thread per job; parallelism is ours
+    return env
+
+
+def to_pdfa(source: Path, target: Path, *, languages: str, timeout: int) -> list[str]:
+    """Convert to PDF/A-2b with a text layer; pages that already have text are not OCRed.
+
+    Returns notes worth keeping on the document (for example a PDF/A validation warning).
+    """
+    try:
+        completed = subprocess.run(
+            ocrmypdf_command(source, target, languages),
+            capture_output=True,
+            timeout=timeout,
+            env=ocr_environment(),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise Rejected(
+            "conversion_timeout", f"Converting this document took longer than {timeout} s."
+        ) from error
+    if completed.returncode == 0 and target.exists():
+        return []
+    if completed.returncode == 10 and target.exists():
+        return ["ocrmypdf could not confirm PDF/A conformance of the archive copy"]
+    if completed.returncode in _INPUT_ERRORS:
+        raise Rejected(*_INPUT_ERRORS[completed.returncode])
+    detail = completed.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    raise Rejected(
+        "conversion_failed",
+        f"This document could not be converted to PDF/A (ocrmypdf exit {completed.returncode}"
+        f": {detail[0][:200]}).",
+    )
+
+
+def pdf_text_by_page(path: Path, timeout: int = 120) -> list[str]:
+    """The text of each page, in reading layout (poppler's pdftotext)."""
+    completed = subprocess.run(
+        ["pdftotext", "-layout", "-enc", "UTF-8", str(path), "-"],
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    if completed.returncode != 0:
+        return []
+    pages = completed.stdout.decode("utf-8", errors="replace").split("\f")
+    if pages and not pages[-1].strip():
+        pages.pop()
+    return pages

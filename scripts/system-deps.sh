@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Coffre needs, only those that are missing.
+set -euo pipefail
+
+packages=(
+  tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng  # OCR
+  ghostscript unpaper pngquant qpdf                   # ocrmypdf's helpers
+  poppler-utils                                       # pdftotext, pdfsig
+  libmagic1                                           # content sniffing
+  fonts-dejavu-core                                   # receipts rendered by tests/benchmarks
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "Installing Debian packages: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
