@@ -73,5 +73,5 @@ def transition(
         action=f"document.{to.lower()}",
         subject_type="document",
         subject_id=document.id,
-        details={"from": previous.value, **(details or {})},
+        details={"from": str(previous), **(details or {})},
     )

@@ -74,7 +74,7 @@ def _outcome(label: str, document: Document, duplicate: bool) -> CaptureOutcome:
     return CaptureOutcome(
         file=label,
         document_id=document.id,
-        status=document.status.value,
+        status=str(document.status),
         reason=document.reason,
         duplicate_of=document.id if duplicate else None,
     )
@@ -268,7 +268,7 @@ def normalize_document(stored: CaptureOutcome, org: str) -> CaptureOutcome:
     return CaptureOutcome(
         file=stored.file,
         document_id=document.id,
-        status=document.status.value,
+        status=str(document.status),
         reason=document.reason,
         duplicate_of=stored.duplicate_of,
     )

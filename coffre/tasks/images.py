@@ -59,7 +59,11 @@ def open_image(data: bytes, max_pixels: int, max_pages: int) -> Image.Image:
     except Rejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise Rejected("image_too_large", "This image is too large to be processed.") from error
+        raise Rejected(
+            "image_too_large",
+            f"This image has more than the {max_pixels:,} pixels allowed "
+            "(it may be a decompression bomb).",
+        ) from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
         raise Rejected(
             "damaged_image", "This image is damaged or incomplete and cannot be read."

@@ -107,12 +107,43 @@ def _normalize_pdf(data: bytes, folder: Path, limits: NormalizeLimits) -> Normal
     return _convert(clean, folder, limits, notes)
 
 
-def _convert(pdf_bytes: bytes, folder: Path, limits: NormalizeLimits, notes: list[str]) -> Normalized:
+def _same_text(before: list[str], after: list[str]) -> bool:
+    def squash(pages: list[str]) -> list[str]:
+        return ["".join(page.split()) for page in pages]
+
+    return squash(before) == squash(after)
+
+
+def _convert(
+    pdf_bytes: bytes, folder: Path, limits: NormalizeLimits, notes: list[str]
+) -> Normalized:
     source = folder / "input.pdf"
     target = folder / "archive.pdf"
     source.write_bytes(pdf_bytes)
-    notes = notes + ocr.to_pdfa(
-        source, target, languages=limits.languages, timeout=limits.timeout
-    )
+    try:
+        notes = notes + ocr.to_pdfa(
+            source, target, languages=limits.languages, timeout=limits.timeout
+        )
+    except ocr.PdfaNotConfirmed:
+        # Usually fonts that are not embedded: embed them, check nothing was lost, retry.
+        embedded = folder / "embedded.pdf"
+        ocr.embed_fonts(source, embedded, timeout=limits.timeout)
+        if not _same_text(ocr.pdf_text_by_page(source), ocr.pdf_text_by_page(embedded)):
+            raise Rejected(
+                "conversion_failed",
+                "This PDF could not be converted to PDF/A without altering its text. "
+                "Its original is kept.",
+            ) from None
+        target.unlink(missing_ok=True)
+        try:
+            notes = notes + ocr.to_pdfa(
+                embedded, target, languages=limits.languages, timeout=limits.timeout
+            )
+        except ocr.PdfaNotConfirmed:
+            raise Rejected(
+                "conversion_failed",
+                "This PDF could not be converted to PDF/A. Its original is kept.",
+            ) from None
+        notes.append("fonts embedded for PDF/A")
     pages = ocr.pdf_text_by_page(target)
     return Normalized(target.read_bytes(), "\n\f".join(pages), len(pages), notes)

@@ -31,6 +31,12 @@ def ocrmypdf_command(source: Path, target: Path, languages: str) -> list[str]:
         languages,
         "--output-type",
         "pdfa-2",
+        # pikepdf writes the PDF/A declarations and validates them; Debian 12's
+        # Ghostscript 10.0.0 corrupts PDFs that already have text and ocrmypdf refuses it.
+        "--pdfa-backend",
+        "internal",
+        "--rasterizer",
+        "pypdfium",
         "--skip-text",
         "--deskew",
         "--rotate-pages",
@@ -39,6 +45,10 @@ def ocrmypdf_command(source: Path, target: Path, languages: str) -> list[str]:
         str(source),
         str(target),
     ]
+
+
+class PdfaNotConfirmed(Exception):
+    """ocrmypdf made the file but its PDF/A validator did not approve it (exit 10)."""
 
 
 def ocr_environment() -> dict[str, str]:
@@ -50,7 +60,8 @@ def ocr_environment() -> dict[str, str]:
 def to_pdfa(source: Path, target: Path, *, languages: str, timeout: int) -> list[str]:
     """Convert to PDF/A-2b with a text layer; pages that already have text are not OCRed.
 
-    Returns notes worth keeping on the document (for example a PDF/A validation warning).
+    Returns notes worth keeping on the document. Raises PdfaNotConfirmed when the
+    result cannot be confirmed as PDF/A (typically: fonts that are not embedded).
     """
     try:
         completed = subprocess.run(
@@ -66,8 +77,8 @@ def to_pdfa(source: Path, target: Path, *, languages: str, timeout: int) -> list
         ) from error
     if completed.returncode == 0 and target.exists():
         return []
-    if completed.returncode == 10 and target.exists():
-        return ["ocrmypdf could not confirm PDF/A conformance of the archive copy"]
+    if completed.returncode == 10:
+        raise PdfaNotConfirmed(completed.stderr.decode(errors="replace")[-500:])
     if completed.returncode in _INPUT_ERRORS:
         raise Rejected(*_INPUT_ERRORS[completed.returncode])
     detail = completed.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
@@ -92,3 +103,27 @@ def pdf_text_by_page(path: Path, timeout: int = 120) -> list[str]:
     if pages and not pages[-1].strip():
         pages.pop()
     return pages
+
+
+def embed_fonts(source: Path, target: Path, *, timeout: int) -> None:
+    """Rewrite a PDF with every font embedded (PDF/A forbids non-embedded fonts).
+
+    Ghostscript's legacy interpreter is used: Debian 12's Ghostscript 10.0.0 has known
+    regressions in the new one on PDFs that carry text. Callers compare the text before
+    and after, so a damaged rewrite is never archived.
+    """
+    command = [
+        "gs", "-q", "-dBATCH", "-dNOPAUSE", "-dSAFER", "-dNEWPDF=false",
+        "-sDEVICE=pdfwrite", "-dCompatibilityLevel=1.7", "-dAutoRotatePages=/None",
+        "-dEmbedAllFonts=true", "-dSubsetFonts=true",
+        "-sColorConversionStrategy=LeaveColorUnchanged",
+        "-o", str(target), "-c", "<</NeverEmbed [ ]>> setdistillerparams", "-f", str(source),
+    ]
+    try:
+        completed = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as error:
+        raise Rejected(
+            "conversion_timeout", f"Converting this document took longer than {timeout} s."
+        ) from error
+    if completed.returncode != 0 or not target.exists():
+        raise Rejected("conversion_failed", "The fonts of this PDF could not be embedded.")

@@ -29,6 +29,10 @@ _DESCRIPTIONS = {
 }
 
 
+# What libmagic says when it recognises nothing in particular.
+_UNRECOGNISED = {"application/octet-stream", "text/plain", "application/x-empty"}
+
+
 @dataclass(frozen=True)
 class Sniffed:
     media_type: str
@@ -46,7 +50,7 @@ def sniff(head: bytes) -> Sniffed:
     header is looked for there too when libmagic does not recognise it.
     """
     media_type = magic.from_buffer(head[:65536], mime=True) if head else "application/x-empty"
-    if media_type not in ACCEPTED_MEDIA_TYPES and b"%PDF-" in head[:1024]:
+    if media_type in _UNRECOGNISED and b"%PDF-" in head[:1024]:
         media_type = "application/pdf"
     family = ACCEPTED_MEDIA_TYPES.get(media_type, "other")
     return Sniffed(media_type, family if family != "unsupported" else "other")
