@@ -408,7 +408,14 @@ def _receipt_rows(rng: random.Random) -> tuple[list[_Row], ExtractedFields]:
         for rate in sorted(by_rate, reverse=True):
             ht, tva = vat[rate]
             rows.append(
-                ("cols", codes[rate], f"{_rate_fr(rate, 2)}%", _fr(ht), _fr(tva), _fr(by_rate[rate]))
+                (
+                    "cols",
+                    codes[rate],
+                    f"{_rate_fr(rate, 2)}%",
+                    _fr(ht),
+                    _fr(tva),
+                    _fr(by_rate[rate]),
+                )
             )
         rows.append(("sep",))
         rows.append(("center", f"{date:%d/%m/%Y} {hour}   Ticket n° {ticket}"))
@@ -479,8 +486,10 @@ def _render_rows(rows: list[_Row], rng: random.Random) -> Image.Image:
             draw.text((margin, y), row[1], fill=ink, font=f)
             right(row[2], margin + width, f)
         elif kind == "sep":
-            dash = "-" * int(width / max(1.0, draw.textlength("-", font=font)))
-            draw.text((margin, y), dash, fill=ink, font=font)
+            # Thermal printers rule with "=" or "*": a run of "-" is taken by
+            # tesseract for a graphic rule and hides the amounts column.
+            rule = "=" * int(width / max(1.0, draw.textlength("=", font=font)))
+            draw.text((margin, y), rule, fill=ink, font=font)
         elif kind == "cols":
             for cell, frac in zip(row[1:], col_right, strict=True):
                 right(cell, margin + width * frac, font)
@@ -510,7 +519,9 @@ def _photograph(paper: Image.Image, rng: random.Random) -> Image.Image:
     amp = rng.randint(14, 26)
     noise = Image.frombytes("L", canvas.size, rng.randbytes(canvas.width * canvas.height))
     noise = noise.point(lambda v: v * amp // 255)
-    canvas = ImageChops.subtract(ImageChops.add(canvas, noise), Image.new("L", canvas.size, amp // 2))
+    canvas = ImageChops.subtract(
+        ImageChops.add(canvas, noise), Image.new("L", canvas.size, amp // 2)
+    )
     warm = rng.randint(0, 6)
     return Image.merge(
         "RGB",
@@ -858,8 +869,8 @@ def _invoice(rng: random.Random, index: int) -> tuple[_Page, ExtractedFields]:
 
     y = 740.0
     if english:
-        p.text(left, y, f"Payment due within 30 days. Late payment: 3x the legal interest rate "
-                        f"and a fixed fee of 40 EUR.", size=7.5)  # fmt: skip
+        p.text(left, y, "Payment due within 30 days. Late payment: 3x the legal interest rate "
+                        "and a fixed fee of 40 EUR.", size=7.5)  # fmt: skip
     else:
         p.text(left, y, "Conditions de paiement : 30 jours. Pénalités de retard : trois fois le "
                         "taux d'intérêt légal.", size=7.5)  # fmt: skip

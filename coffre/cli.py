@@ -53,7 +53,7 @@ def org_create(
     try:
         number = siren_number.validate(siren)
     except ValidationError as error:
-        _fail(f"invalid SIREN {siren!r}: {error.message}", 2)
+        _fail(f"invalid SIREN {siren!r}: {error}", 2)
     prepare_home()
     organization = Organization(name=name.strip(), siren=number)
     try:
@@ -116,8 +116,13 @@ def capture(
         outcomes = capture_flow(org=org_id, paths=present, source="cli", kind=kind)
     for path in missing:
         outcomes.append(
-            {"file": str(path), "document_id": None, "status": "ERROR",
-             "reason": "no such file", "duplicate_of": None}
+            {
+                "file": str(path),
+                "document_id": None,
+                "status": "ERROR",
+                "reason": "no such file",
+                "duplicate_of": None,
+            }
         )
     for outcome in outcomes:
         if as_json:
@@ -151,8 +156,10 @@ def doc_get(
             document = get_document(session, org_id, document_id)
     except NotFound as error:
         _fail(str(error), 2)
-    for target, key, what in ((archive, document.archive_key, "archive copy"),
-                              (original, document.original_key, "original")):
+    for target, key, what in (
+        (archive, document.archive_key, "archive copy"),
+        (original, document.original_key, "original"),
+    ):
         if target is None:
             continue
         if key is None:

@@ -30,7 +30,8 @@ def pending_files(inbox: Path) -> dict[str, list[Path]]:
         return batches
     for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")):
         files = [
-            f for f in sorted(folder.iterdir())
+            f
+            for f in sorted(folder.iterdir())
             if f.is_file() and not f.name.startswith(".") and not f.name.endswith(".part")
         ]
         if files:
@@ -76,9 +77,7 @@ def process_once(inbox: Path, capture: CaptureFn, max_bytes: int) -> int:
     return handed
 
 
-def watch_inbox(
-    inbox: Path, capture: CaptureFn, stop: threading.Event, max_bytes: int
-) -> None:
+def watch_inbox(inbox: Path, capture: CaptureFn, stop: threading.Event, max_bytes: int) -> None:
     """Capture what is there, then whatever arrives, until ``stop`` is set."""
     inbox.mkdir(parents=True, exist_ok=True)
     process_once(inbox, capture, max_bytes)

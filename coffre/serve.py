@@ -69,6 +69,7 @@ def main() -> None:
         wait_until_healthy(api_url, server, timeout=120)
 
         from prefect import serve
+        from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 
         from coffre.flows.deployments import embedded_deployments
@@ -76,7 +77,7 @@ def main() -> None:
 
         def capture_via_api(org: str, paths: list[str]) -> bool:
             """Run the capture deployment, so that inbox runs show in the dashboard."""
-            run = run_deployment(
+            run: FlowRun = run_deployment(  # type: ignore[assignment]
                 "capture/capture",
                 parameters={"org": org, "paths": paths, "source": "inbox"},
                 timeout=None,
@@ -90,7 +91,7 @@ def main() -> None:
             daemon=True,
         )
         watcher.start()
-        print(  # noqa: T201 - the operator's welcome
+        print(
             f"\nCoffre is running (home: {home})\n"
             f"  Prefect dashboard : {base_url}\n"
             f"  Prefect API       : {api_url}\n"
@@ -104,7 +105,7 @@ def main() -> None:
     finally:
         stop_event.set()
         stop(server)
-        print("Coffre stopped.", flush=True)  # noqa: T201
+        print("Coffre stopped.", flush=True)
 
 
 if __name__ == "__main__":

@@ -67,8 +67,12 @@ def image_bytes(fmt: str, mode: str = "RGB", frames: int = 1) -> bytes:
     for index in range(frames):
         image = Image.new(mode, (900, 600), "white" if mode != "RGBA" else (255, 255, 255, 255))
         draw = ImageDraw.Draw(image)
-        draw.text((60, 80), f"Ticket {index + 1} TOTAL 9,90 EUR", fill="black",
-                  font=ImageFont.truetype(FONT, 48))
+        draw.text(
+            (60, 80),
+            f"Ticket {index + 1} TOTAL 9,90 EUR",
+            fill="black",
+            font=ImageFont.truetype(FONT, 48),
+        )
         pictures.append(image)
     out = io.BytesIO()
     if frames > 1:
@@ -82,7 +86,7 @@ def image_bytes(fmt: str, mode: str = "RGB", frames: int = 1) -> bytes:
     return out.getvalue()
 
 
-def encrypted_pdf(user_password: str = "secret") -> bytes:
+def encrypted_pdf(user_password: str = "secret") -> bytes:  # noqa: S107
     pdf = pikepdf.open(io.BytesIO(text_pdf(INVOICE_LINES)))
     out = io.BytesIO()
     pdf.save(out, encryption=pikepdf.Encryption(user=user_password, owner="owner-pw"))
@@ -99,10 +103,16 @@ def pdf_with_active_content() -> bytes:
     )
     launch = pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("calc.exe"))
     pdf.pages[0].obj.Annots = pdf.make_indirect(
-        pikepdf.Array([pikepdf.Dictionary(
-            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link,
-            Rect=pikepdf.Array([0, 0, 100, 100]), A=launch,
-        )])
+        pikepdf.Array(
+            [
+                pikepdf.Dictionary(
+                    Type=pikepdf.Name.Annot,
+                    Subtype=pikepdf.Name.Link,
+                    Rect=pikepdf.Array([0, 0, 100, 100]),
+                    A=launch,
+                )
+            ]
+        )
     )
     out = io.BytesIO()
     pdf.save(out)
@@ -137,7 +147,10 @@ def zip_bytes() -> bytes:
     return out.getvalue()
 
 
-HTML = b"<!DOCTYPE html><html><head><title>Facture</title></head><body><script>alert(1)</script></body></html>"
+HTML = (
+    b"<!DOCTYPE html><html><head><title>Facture</title></head>"
+    b"<body><script>alert(1)</script></body></html>"
+)
 
 
 def elf_bytes() -> bytes:
@@ -162,16 +175,23 @@ def signed_pdf(tmp: Path) -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fournisseur Signataire")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
         .sign(key, hashes.SHA256())
     )
     key_path, cert_path = tmp / "signer.key", tmp / "signer.pem"
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     signer = signers.SimpleSigner.load(str(key_path), str(cert_path))
     assert signer is not None

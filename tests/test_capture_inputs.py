@@ -269,7 +269,10 @@ def test_every_state_change_is_in_the_audit_chain(organization) -> None:  # type
         ]
         assert verify_chain(session, organization.id).ok
     assert actions == [
-        "document.received", "document.normalized", "document.received", "document.quarantined"
+        "document.received",
+        "document.normalized",
+        "document.received",
+        "document.quarantined",
     ]
 
 

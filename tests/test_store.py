@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -110,8 +111,13 @@ def _chain(org_id: str, length: int) -> None:
     for index in range(length):
         with session_scope() as session:
             append_event(
-                session, org_id, actor="test", action="test.event",
-                subject_type="test", subject_id=str(index), details={"n": index, "é": "ü"},
+                session,
+                org_id,
+                actor="test",
+                action="test.event",
+                subject_type="test",
+                subject_id=str(index),
+                details={"n": index, "é": "ü"},
             )
 
 
@@ -123,7 +129,7 @@ def test_audit_chain_verifies(coffre_home_any_store: Path) -> None:
         events = session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()
     assert report.ok and report.events_checked == 5
     assert events[0].prev_hash == "0" * 64
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
 
 
 @pytest.mark.parametrize(
@@ -158,10 +164,14 @@ def test_concurrent_appends_keep_one_chain(coffre_home_any_store: Path) -> None:
             for index in range(10):
                 with session_scope() as session:
                     append_event(
-                        session, org.id, actor=f"w{worker}", action="test.event",
-                        subject_type="test", subject_id=str(index),
+                        session,
+                        org.id,
+                        actor=f"w{worker}",
+                        action="test.event",
+                        subject_type="test",
+                        subject_id=str(index),
                     )
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]

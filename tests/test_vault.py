@@ -152,9 +152,7 @@ def test_missing_key_is_not_recreated_on_read(tmp_path: Path) -> None:
         _keyring(tmp_path).data_key("gone", create=False)
 
 
-def test_keys_never_reach_logs_or_reprs(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_keys_never_reach_logs_or_reprs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     ring = _keyring(tmp_path)
     key = ring.data_key("org1")

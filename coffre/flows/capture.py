@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.futures import PrefectFuture
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from coffre.settings import get_settings
 from coffre.tasks.capture import CaptureOutcome, normalize_document, store_original
 
 # Two cores: two conversions at a time, each with one OCR thread.
-_RUNNER = ThreadPoolTaskRunner(max_workers=get_settings().capture_concurrency)
+_RUNNER = cast(
+    "TaskRunner[PrefectFuture[Any]]",
+    ThreadPoolTaskRunner(max_workers=get_settings().capture_concurrency),
+)
 
 
 @task(name="list-folder", cache_policy=NO_CACHE)
@@ -31,7 +36,8 @@ def _capture_paths(
 ) -> list[dict[str, str | None]]:
     """Store every original first (fast), then normalise them on the bounded runner."""
     stored = [store_original.submit(org, path=path, source=source, kind=kind) for path in paths]
-    normalized = [normalize_document.submit(future, org) for future in stored]
+    # Prefect hands each store outcome to its normalize task once it is ready.
+    normalized = [normalize_document.submit(cast(Any, future), org) for future in stored]
     return [future.result().to_json() for future in normalized]
 
 

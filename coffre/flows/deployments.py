@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from prefect.deployments.runner import RunnerDeployment
 
 from coffre.flows.capture import capture, capture_folder
@@ -9,14 +11,20 @@ from coffre.flows.capture import capture, capture_folder
 
 def embedded_deployments() -> list[RunnerDeployment]:
     return [
-        capture.to_deployment(
-            name="capture",
-            description="Capture files on this machine: originals kept, PDF/A copies made.",
-            tags=["capture"],
+        cast(
+            RunnerDeployment,
+            capture.to_deployment(
+                name="capture",
+                description="Capture files on this machine: originals kept, PDF/A copies made.",
+                tags=["capture"],
+            ),
         ),
-        capture_folder.to_deployment(
-            name="capture-folder",
-            description="Capture every file of a folder.",
-            tags=["capture"],
+        cast(
+            RunnerDeployment,
+            capture_folder.to_deployment(
+                name="capture-folder",
+                description="Capture every file of a folder.",
+                tags=["capture"],
+            ),
         ),
     ]

@@ -15,9 +15,10 @@ class NotFound(LookupError):
 def find_organization(session: Session, ref: str) -> Organization:
     """An organisation by id or SIREN (spaces allowed in the SIREN)."""
     compact = ref.replace(" ", "")
-    org = session.get(Organization, ref) or session.exec(
-        select(Organization).where(Organization.siren == compact)
-    ).first()
+    org = (
+        session.get(Organization, ref)
+        or session.exec(select(Organization).where(Organization.siren == compact)).first()
+    )
     if org is None:
         raise NotFound(f"no organisation {ref!r}")
     return org

@@ -94,9 +94,7 @@ def _insert_or_find(document: Document) -> tuple[Document, bool]:
     except IntegrityError:
         # Another run stored the same bytes between our check and our insert.
         with session_scope(engine) as session:
-            existing = find_document_by_content(
-                session, document.org_id, document.original_sha256
-            )
+            existing = find_document_by_content(session, document.org_id, document.original_sha256)
         if existing is None:
             raise
         return existing, True
@@ -119,8 +117,8 @@ def store_original_fn(
     if (path is None) == (data is None):
         raise ValueError("give exactly one of path or data")
     settings = get_settings()
-    label = filename or (Path(path).name if path else "document")
-    name = safe_filename(label)
+    label = filename or path or "document"  # what the caller will recognise
+    name = safe_filename(filename or (Path(path).name if path else None))
     with session_scope(get_engine()) as session:
         org_id = find_organization(session, org).id
     size = os.stat(path).st_size if path is not None else len(data or b"")
@@ -252,9 +250,7 @@ def store_original(
     source: str = DocumentSource.API.value,
     kind: str | None = None,
 ) -> CaptureOutcome:
-    return store_original_fn(
-        org, path=path, data=data, filename=filename, source=source, kind=kind
-    )
+    return store_original_fn(org, path=path, data=data, filename=filename, source=source, kind=kind)
 
 
 @task(name="normalize", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])

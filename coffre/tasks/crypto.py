@@ -9,6 +9,7 @@ swapped for another one unnoticed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import threading
@@ -61,10 +62,8 @@ def load_or_create_master_key(configured: str | None, path: Path) -> SecretKey:
         fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(base64.b64encode(secrets.token_bytes(KEY_SIZE)))
-        try:
-            os.link(path.with_suffix(".tmp"), path)  # never replace a key another process made
-        except FileExistsError:
-            pass
+        with contextlib.suppress(FileExistsError):  # never replace another process's key
+            os.link(path.with_suffix(".tmp"), path)
         os.unlink(path.with_suffix(".tmp"))
     return SecretKey(base64.b64decode(path.read_bytes().strip()))
 

@@ -464,7 +464,8 @@ def _extract_total(lines: list[_Line]) -> Decimal | None:
 _RATE_RE = re.compile(
     r"(?<![\d.,])(?P<num>\d[\dOo]?(?:\s?[.,]\s?[\dOo]{1,2})?)\s?(?:%|o/o|pct\b)", re.I
 )
-_VAT_KW_RE = re.compile(r"(?<![\w])(?:T\s?\.?\s?V\s?\.?\s?A\b\.?|VAT\b|TAXES?\b)", re.I)
+# "TVA" is often read "IVA" or "[VA" by tesseract on thermal prints.
+_VAT_KW_RE = re.compile(r"(?<![\w])(?:[T\[I1l]\s?\.?\s?V\s?\.?\s?A\b\.?|VAT\b|TAXES?\b)", re.I)
 _VAT_ID_RE = re.compile(
     r"INTRA|\bN\s*[°o]?\s*(?:DE\s+)?(?:TVA|VAT)\b|NUMERO\s+(?:DE\s+)?TVA|(?:TVA|VAT)\s*:?\s*FR\s?\w\w"
     r"|NON\s+APPLICABLE|EXONER|AUTOLIQUIDATION|VAT\s*(?:NO\b|NUMBER|ID\b|REG)|293\s*B",

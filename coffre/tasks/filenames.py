@@ -23,7 +23,7 @@ def safe_filename(name: str | None, fallback: str = "document") -> str:
         return fallback
     encoded = text.encode()
     if len(encoded) > MAX_BYTES:
-        stem, dot, ext = text.rpartition(".")
+        _stem, dot, ext = text.rpartition(".")
         ext = ext if dot and len(ext) <= 10 else ""
         room = MAX_BYTES - len(ext.encode()) - 1
         text = encoded[:room].decode(errors="ignore") + (f".{ext}" if ext else "")

@@ -71,7 +71,7 @@ def open_image(data: bytes, max_pixels: int, max_pages: int) -> Image.Image:
     return image
 
 
-def _layout(image: Image.Image):  # type: ignore[no-untyped-def]
+def _layout(image: Image.Image):  # type: ignore[no-untyped-def,unused-ignore]
     """Keep real scan sizes; fit phone photos (72 DPI or no DPI) onto an A4 page."""
     dpi = image.info.get("dpi", (0, 0))[0] or 0
     width_in = image.size[0] / dpi if dpi else 1e9

@@ -82,9 +82,7 @@ def _normalize_pdf(data: bytes, folder: Path, limits: NormalizeLimits) -> Normal
                 archive=data,
                 text="\n\f".join(ocr.pdf_text_by_page(original)),
                 pages=facts.pages,
-                notes=[
-                    "digitally signed: kept unaltered, the original is the legal copy"
-                ],
+                notes=["digitally signed: kept unaltered, the original is the legal copy"],
                 kept_as_is=True,
             )
         notes = []
@@ -94,8 +92,10 @@ def _normalize_pdf(data: bytes, folder: Path, limits: NormalizeLimits) -> Normal
             notes.append("usage restrictions (owner password) removed")
         if facts.active_content:
             notes.append("active content removed: " + ", ".join(facts.active_content))
-        clean = data if not (facts.repaired or facts.encrypted or facts.active_content) else (
-            save_clean_copy(pdf)
+        clean = (
+            data
+            if not (facts.repaired or facts.encrypted or facts.active_content)
+            else (save_clean_copy(pdf))
         )
     if facts.pdfa and facts.pdfa[0] in "23" and clean is data:
         candidate = folder / "candidate.pdf"

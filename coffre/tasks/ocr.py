@@ -113,11 +113,24 @@ def embed_fonts(source: Path, target: Path, *, timeout: int) -> None:
     and after, so a damaged rewrite is never archived.
     """
     command = [
-        "gs", "-q", "-dBATCH", "-dNOPAUSE", "-dSAFER", "-dNEWPDF=false",
-        "-sDEVICE=pdfwrite", "-dCompatibilityLevel=1.7", "-dAutoRotatePages=/None",
-        "-dEmbedAllFonts=true", "-dSubsetFonts=true",
+        "gs",
+        "-q",
+        "-dBATCH",
+        "-dNOPAUSE",
+        "-dSAFER",
+        "-dNEWPDF=false",
+        "-sDEVICE=pdfwrite",
+        "-dCompatibilityLevel=1.7",
+        "-dAutoRotatePages=/None",
+        "-dEmbedAllFonts=true",
+        "-dSubsetFonts=true",
         "-sColorConversionStrategy=LeaveColorUnchanged",
-        "-o", str(target), "-c", "<</NeverEmbed [ ]>> setdistillerparams", "-f", str(source),
+        "-o",
+        str(target),
+        "-c",
+        "<</NeverEmbed [ ]>> setdistillerparams",
+        "-f",
+        str(source),
     ]
     try:
         completed = subprocess.run(command, capture_output=True, timeout=timeout, check=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import pikepdf
 from pikepdf import Name
@@ -90,12 +91,12 @@ def pdfa_conformance(pdf: pikepdf.Pdf) -> str | None:
         meta = pdf.open_metadata()
         part = meta.get("pdfaid:part")
         conformance = meta.get("pdfaid:conformance") or ""
-    except Exception:  # noqa: BLE001 - unreadable XMP simply means "not declared"
+    except Exception:
         return None
     return f"{part}{conformance.upper()}" if part else None
 
 
-def _is_active_action(action: object) -> bool:
+def _is_active_action(action: object) -> TypeGuard[pikepdf.Dictionary]:
     return isinstance(action, pikepdf.Dictionary) and str(action.get("/S")) in _ACTIVE_ACTIONS
 
 
@@ -110,7 +111,7 @@ def find_active_content(pdf: pikepdf.Pdf) -> list[str]:
         found.add("embedded files")
     open_action = root.get("/OpenAction")
     if _is_active_action(open_action):
-        found.add(str(open_action.get("/S")).lstrip("/"))  # type: ignore[union-attr]
+        found.add(str(open_action.get("/S")).lstrip("/"))
     if "/AA" in root:
         found.add("automatic actions")
     for page in pdf.pages:
