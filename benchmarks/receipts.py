@@ -451,7 +451,8 @@ def _receipt_rows(rng: random.Random) -> tuple[list[_Row], ExtractedFields]:
 
 def _render_rows(rows: list[_Row], rng: random.Random) -> Image.Image:
     size = rng.randint(34, 38)
-    font = _font(size)
+    # Thermal heads burn thick dots: a bold face survives blur and JPEG.
+    font = _font(size, bold=True)
     bold = _font(size, bold=True)
     title = _font(int(size * 1.35), bold=True)
     line_h = int(size * 1.45)

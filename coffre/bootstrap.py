@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.request
 from pathlib import Path
 
 from coffre.settings import Settings, get_settings
@@ -13,8 +14,21 @@ def configure_prefect_home(settings: Settings | None = None) -> None:
 
     Must run before prefect is imported: Prefect reads its settings at import time.
     """
-    home = (settings or get_settings()).resolved_home
-    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    settings = settings or get_settings()
+    os.environ.setdefault("PREFECT_HOME", str(settings.resolved_home / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if "PREFECT_API_URL" not in os.environ:
+        api_url = f"http://{settings.prefect_host}:{settings.prefect_port}/api"
+        if _answers(f"{api_url}/health"):
+            os.environ["PREFECT_API_URL"] = api_url  # `make run` is up: runs show there
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:  # noqa: S310 - local URL
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def prepare_home(settings: Settings | None = None) -> Path:
