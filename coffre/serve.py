@@ -91,7 +91,7 @@ def main() -> None:
             daemon=True,
         )
         watcher.start()
-        print(
+        print(  # noqa: T201
             f"\nCoffre is running (home: {home})\n"
             f"  Prefect dashboard : {base_url}\n"
             f"  Prefect API       : {api_url}\n"
@@ -105,7 +105,7 @@ def main() -> None:
     finally:
         stop_event.set()
         stop(server)
-        print("Coffre stopped.", flush=True)
+        print("Coffre stopped.", flush=True)  # noqa: T201
 
 
 if __name__ == "__main__":

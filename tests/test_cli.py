@@ -188,4 +188,4 @@ def test_killed_in_the_middle_of_200_files_then_rerun(home: Path, tmp_path: Path
     objects = [p for p in (home / "objects").rglob("*") if p.is_file()]
     assert len(objects) == 200  # PDF/A kept as is: archive and original are one object
     assert json_lines(run(home, "audit", "verify", "--org", "732829320").stdout)[0]["ok"]
-    print(f"killed with {done_at_kill} normalised of {total_at_kill} received")  # noqa: T201
+    print(f"killed with {done_at_kill} normalised of {total_at_kill} received")

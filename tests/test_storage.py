@@ -105,7 +105,7 @@ def test_concurrent_puts_exactly_one_wins(store: ObjectStore) -> None:
         try:
             barrier.wait()
             ok = store.put("race/same-key", f"writer {i}".encode())
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001
             with lock:
                 errors.append(exc)
             return

@@ -171,7 +171,7 @@ def test_concurrent_appends_keep_one_chain(coffre_home_any_store: Path) -> None:
                         subject_type="test",
                         subject_id=str(index),
                     )
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]

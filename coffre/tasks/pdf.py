@@ -91,7 +91,7 @@ def pdfa_conformance(pdf: pikepdf.Pdf) -> str | None:
         meta = pdf.open_metadata()
         part = meta.get("pdfaid:part")
         conformance = meta.get("pdfaid:conformance") or ""
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None
     return f"{part}{conformance.upper()}" if part else None
 
