@@ -343,6 +343,19 @@ def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.I
 
 # -------------------------------------------------------------------- receipts
 
+@dataclass
+class RenderSettings:
+    """Knobs of the receipt "photo"; tuned so tesseract (psm 3) reads >= 90 % of fields."""
+
+    font_px: tuple[int, int] = (34, 38)  # about 8-9 pt at 300 DPI, like a thermal ticket
+    bold_body: bool = True
+    blur_px: tuple[float, float] = (0.4, 0.8)
+    noise: tuple[int, int] = (8, 16)  # peak-to-peak grain, in grey levels
+    jpeg_quality: tuple[int, int] = (80, 92)
+
+
+RENDER = RenderSettings()
+
 # A receipt is a list of rows; cells are right-aligned at a fraction of the width.
 _Row = tuple[str, ...]
 
@@ -450,9 +463,9 @@ def _receipt_rows(rng: random.Random) -> tuple[list[_Row], ExtractedFields]:
 
 
 def _render_rows(rows: list[_Row], rng: random.Random) -> Image.Image:
-    size = rng.randint(34, 38)
+    size = rng.randint(*RENDER.font_px)
     # Thermal heads burn thick dots: a bold face survives blur and JPEG.
-    font = _font(size, bold=True)
+    font = _font(size, bold=RENDER.bold_body)
     bold = _font(size, bold=True)
     title = _font(int(size * 1.35), bold=True)
     line_h = int(size * 1.45)
@@ -516,8 +529,8 @@ def _photograph(paper: Image.Image, rng: random.Random) -> Image.Image:
     lo = rng.randint(215, 240)
     grad = grad.point(lambda v: lo + (255 - lo) * v // 255)
     canvas = ImageChops.multiply(canvas, grad)
-    canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 0.9)))
-    amp = rng.randint(14, 26)
+    canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(*RENDER.blur_px)))
+    amp = rng.randint(*RENDER.noise)
     noise = Image.frombytes("L", canvas.size, rng.randbytes(canvas.width * canvas.height))
     noise = noise.point(lambda v: v * amp // 255)
     canvas = ImageChops.subtract(
@@ -546,7 +559,7 @@ def receipt_images(n: int, seed: int = 0) -> list[GeneratedDoc]:
             image.save(buf, format="PNG", dpi=(DPI, DPI), optimize=False)
             name = f"receipt-{seed}-{i:03d}.png"
         else:
-            image.save(buf, format="JPEG", dpi=(DPI, DPI), quality=rng.randint(80, 92))
+            image.save(buf, format="JPEG", dpi=(DPI, DPI), quality=rng.randint(*RENDER.jpeg_quality))
             name = f"receipt-{seed}-{i:03d}.jpg"
         docs.append(GeneratedDoc(name, buf.getvalue(), truth))
     return docs

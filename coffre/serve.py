@@ -1,7 +1,7 @@
 """`make run`: the embedded Coffre on one machine.
 
-Starts a Prefect server on SQLite under COFFRE_HOME, serves every deployment from this
-process, watches the inbox, prints the URLs, and stops everything on Ctrl-C.
+Starts a Prefect server on SQLite under COFFRE_HOME and a process that serves every
+deployment, watches the inbox, prints the URLs, and stops everything on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,19 +16,16 @@ import urllib.request
 from pathlib import Path
 
 from coffre.bootstrap import configure_prefect_home, prepare_home
-from coffre.settings import get_settings
+from coffre.settings import Settings, get_settings
 
 
-def start_prefect_server(host: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    """Prefect's API and dashboard, on SQLite under PREFECT_HOME."""
+def start_child(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A child in its own process group, so that it can be stopped with everything it runs."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_file = log_path.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def wait_until_healthy(api_url: str, server: subprocess.Popen[bytes], timeout: float) -> None:
@@ -45,68 +42,100 @@ def wait_until_healthy(api_url: str, server: subprocess.Popen[bytes], timeout: f
     raise RuntimeError(f"the Prefect server did not answer at {api_url} within {timeout:.0f} s")
 
 
-def stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
+def stop(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        os.killpg(child.pid, signal.SIGTERM)
         try:
-            server.wait(timeout=15)
+            child.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
 
 
-def main() -> None:
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    """Supervise the Prefect server and the flow runner; Ctrl-C or SIGTERM stops both."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
     configure_prefect_home(settings)
     home = prepare_home(settings)
     base_url = f"http://{settings.prefect_host}:{settings.prefect_port}"
     api_url = f"{base_url}/api"
     os.environ["PREFECT_API_URL"] = api_url
-    server = start_prefect_server(
-        settings.prefect_host, settings.prefect_port, home / "logs" / "prefect-server.log"
-    )
+    logs = home / "logs"
+    children: list[subprocess.Popen[bytes]] = []
     stop_event = threading.Event()
+    exit_code = 0
     try:
-        wait_until_healthy(api_url, server, timeout=120)
-
-        from prefect import serve
-        from prefect.client.schemas.objects import FlowRun
-        from prefect.deployments import run_deployment
-
-        from coffre.flows.deployments import embedded_deployments
-        from coffre.inbox import watch_inbox
-
-        def capture_via_api(org: str, paths: list[str]) -> bool:
-            """Run the capture deployment, so that inbox runs show in the dashboard."""
-            run: FlowRun = run_deployment(  # type: ignore[assignment]
-                "capture/capture",
-                parameters={"org": org, "paths": paths, "source": "inbox"},
-                timeout=None,
-            )
-            return bool(run.state and run.state.is_completed())
-
-        watcher = threading.Thread(
-            target=watch_inbox,
-            args=(settings.inbox_path, capture_via_api, stop_event, settings.max_upload_bytes),
-            name="inbox-watcher",
-            daemon=True,
+        server = start_child(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                settings.prefect_host,
+                "--port",
+                str(settings.prefect_port),
+            ],
+            logs / "prefect-server.log",
         )
-        watcher.start()
-        print(  # noqa: T201
+        children.append(server)
+        wait_until_healthy(api_url, server, timeout=120)
+        children.append(
+            start_child([sys.executable, "-m", "coffre.flows.deployments"], logs / "runner.log")
+        )
+        _start_inbox_watcher(settings, stop_event)
+        print(  # noqa: T201 - the operator's welcome
             f"\nCoffre is running (home: {home})\n"
             f"  Prefect dashboard : {base_url}\n"
             f"  Prefect API       : {api_url}\n"
             f"  Inbox             : {settings.inbox_path}/<SIREN or organisation id>/\n"
+            f"  Logs              : {logs}/\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        serve(*embedded_deployments(), print_starting_message=False)
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        exit_code = 1
+        print("A Coffre process stopped unexpectedly; see the logs.", flush=True)  # noqa: T201
     except KeyboardInterrupt:
         pass
     finally:
         stop_event.set()
-        stop(server)
+        for child in reversed(children):
+            stop(child)
         print("Coffre stopped.", flush=True)  # noqa: T201
+    return exit_code
+
+
+def _start_inbox_watcher(settings: Settings, stop_event: threading.Event) -> None:
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    from coffre.inbox import watch_inbox
+
+    def capture_via_api(org: str, paths: list[str]) -> bool:
+        """Run the capture deployment, so that inbox runs show in the dashboard."""
+        run: FlowRun = run_deployment(  # type: ignore[assignment]
+            "capture/capture",
+            parameters={"org": org, "paths": paths, "source": "inbox"},
+            timeout=None,
+        )
+        return bool(run.state and run.state.is_completed())
+
+    threading.Thread(
+        target=watch_inbox,
+        args=(settings.inbox_path, capture_via_api, stop_event, settings.max_upload_bytes),
+        name="inbox-watcher",
+        daemon=True,
+    ).start()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

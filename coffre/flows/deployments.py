@@ -28,3 +28,14 @@ def embedded_deployments() -> list[RunnerDeployment]:
             ),
         ),
     ]
+
+
+def serve_embedded() -> None:
+    """Serve the deployments from this process until it is stopped (SIGTERM or Ctrl-C)."""
+    from prefect import serve
+
+    serve(*embedded_deployments(), print_starting_message=False)
+
+
+if __name__ == "__main__":
+    serve_embedded()

@@ -1,0 +1,91 @@
+"""`make run`'s process: Prefect server + served deployments + inbox, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests import documents
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_embedded_run_captures_the_inbox_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    home = tmp_path / "var"
+    env = {
+        **os.environ,
+        "COFFRE_HOME": str(home),
+        "COFFRE_PREFECT_PORT": str(_free_port()),
+        "PREFECT_HOME": str(home / "prefect"),
+    }
+    env.pop("PREFECT_API_URL", None)
+    created = subprocess.run(
+        [sys.executable, "-m", "coffre.cli", "org", "create", "Fleurs", "--siren", "732829320"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    org = json.loads(created.stdout)
+    log = (tmp_path / "run.log").open("w+")
+    service = subprocess.Popen(
+        [sys.executable, "-m", "coffre.serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: "Press Ctrl-C" in Path(log.name).read_text(), 180, "the welcome")
+        output = Path(log.name).read_text()
+        assert f"Prefect dashboard : http://127.0.0.1:{env['COFFRE_PREFECT_PORT']}" in output
+
+        inbox = home / "inbox" / "732829320"
+        inbox.mkdir(parents=True, exist_ok=True)
+        (inbox / "facture.pdf.part").write_bytes(documents.text_pdf(documents.INVOICE_LINES))
+        (inbox / "facture.pdf.part").rename(inbox / "facture.pdf")
+        _wait_for(lambda: not (inbox / "facture.pdf").exists(), 180, "the inbox capture")
+
+        listed = subprocess.run(
+            [sys.executable, "-m", "coffre.cli", "doc", "list", "--org", org["id"]],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        documents_listed = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert [(d["filename"], d["status"], d["source"]) for d in documents_listed] == [
+            ("facture.pdf", "NORMALIZED", "inbox")
+        ]
+    finally:
+        service.send_signal(signal.SIGINT)
+        try:
+            service.wait(timeout=60)
+        finally:
+            if service.poll() is None:
+                os.killpg(service.pid, signal.SIGKILL)
+    assert service.returncode == 0
+    assert "Coffre stopped." in Path(log.name).read_text()
+    leftovers = subprocess.run(
+        ["pgrep", "-f", f"--port {env['COFFRE_PREFECT_PORT']}"], capture_output=True, text=True
+    )
+    assert leftovers.stdout.strip() == ""
