@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from coffre.models.organization import new_id, utcnow
+from coffre.models.types import EnumString
 
 
 class DocumentStatus(StrEnum):
@@ -42,8 +43,8 @@ class Document(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     org_id: str = Field(foreign_key="organization.id", index=True, max_length=32)
-    kind: DocumentKind = Field(sa_type=String(20))
-    source: DocumentSource = Field(sa_type=String(20))
+    kind: DocumentKind = Field(sa_type=EnumString(DocumentKind, 20))
+    source: DocumentSource = Field(sa_type=EnumString(DocumentSource, 20))
     source_ref: str | None = Field(default=None, max_length=200)
     filename: str = Field(max_length=255)
 
@@ -58,7 +59,9 @@ class Document(SQLModel, table=True):
     archive_sha256: str | None = Field(default=None, max_length=64)
     archive_note: str | None = Field(default=None, sa_column=Column(Text))
 
-    status: DocumentStatus = Field(default=DocumentStatus.RECEIVED, sa_type=String(16), index=True)
+    status: DocumentStatus = Field(
+        default=DocumentStatus.RECEIVED, sa_type=EnumString(DocumentStatus, 16), index=True
+    )
     reason: str | None = Field(default=None, sa_column=Column(Text))
     reason_code: str | None = Field(default=None, max_length=40)
     ocr_text: str | None = Field(default=None, sa_column=Column(Text))

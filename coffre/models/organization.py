@@ -8,8 +8,9 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import String
 from sqlmodel import Field, SQLModel
+
+from coffre.models.types import EnumString
 
 _hasher = PasswordHasher()
 
@@ -40,7 +41,7 @@ class User(SQLModel, table=True):
     org_id: str = Field(foreign_key="organization.id", index=True, max_length=32)
     email: str = Field(max_length=320, unique=True, index=True)
     password_hash: str = Field(max_length=200)
-    role: Role = Field(sa_type=String(16))
+    role: Role = Field(sa_type=EnumString(Role, 16))
     created_at: datetime = Field(default_factory=utcnow)
 
     def set_password(self, password: str) -> None:
