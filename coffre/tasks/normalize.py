@@ -104,7 +104,7 @@ def _normalize_pdf(data: bytes, folder: Path, limits: NormalizeLimits) -> Normal
         if _text_on_every_page(pages, facts.pages):
             notes.append(f"already PDF/A-{facts.pdfa} with text: kept as it is")
             return Normalized(data, "\n\f".join(pages), facts.pages, notes, kept_as_is=True)
-    return _convert(clean, folder, limits, notes)
+    return _convert(clean, folder, limits, notes, embed_first=facts.unembedded_fonts)
 
 
 def _same_text(before: list[str], after: list[str]) -> bool:
@@ -114,36 +114,45 @@ def _same_text(before: list[str], after: list[str]) -> bool:
     return squash(before) == squash(after)
 
 
+def _embed_fonts_checked(source: Path, folder: Path, limits: NormalizeLimits) -> Path:
+    """Embed the fonts, and refuse the result if the text changed in the rewrite."""
+    embedded = folder / "embedded.pdf"
+    ocr.embed_fonts(source, embedded, timeout=limits.timeout)
+    if not _same_text(ocr.pdf_text_by_page(source), ocr.pdf_text_by_page(embedded)):
+        raise Rejected(
+            "conversion_failed",
+            "This PDF could not be converted to PDF/A without altering its text. "
+            "Its original is kept.",
+        )
+    return embedded
+
+
 def _convert(
-    pdf_bytes: bytes, folder: Path, limits: NormalizeLimits, notes: list[str]
+    pdf_bytes: bytes,
+    folder: Path,
+    limits: NormalizeLimits,
+    notes: list[str],
+    *,
+    embed_first: bool = False,
 ) -> Normalized:
+    """ocrmypdf to PDF/A-2b; fonts are embedded first when PDF/A needs it."""
     source = folder / "input.pdf"
     target = folder / "archive.pdf"
     source.write_bytes(pdf_bytes)
+    if embed_first:
+        source = _embed_fonts_checked(source, folder, limits)
+        notes = [*notes, "fonts embedded for PDF/A"]
     try:
         notes = notes + ocr.to_pdfa(
             source, target, languages=limits.languages, timeout=limits.timeout
         )
     except ocr.PdfaNotConfirmed:
-        # Usually fonts that are not embedded: embed them, check nothing was lost, retry.
-        embedded = folder / "embedded.pdf"
-        ocr.embed_fonts(source, embedded, timeout=limits.timeout)
-        if not _same_text(ocr.pdf_text_by_page(source), ocr.pdf_text_by_page(embedded)):
-            raise Rejected(
-                "conversion_failed",
-                "This PDF could not be converted to PDF/A without altering its text. "
-                "Its original is kept.",
-            ) from None
-        target.unlink(missing_ok=True)
-        try:
-            notes = notes + ocr.to_pdfa(
-                embedded, target, languages=limits.languages, timeout=limits.timeout
-            )
-        except ocr.PdfaNotConfirmed:
+        if embed_first:
             raise Rejected(
                 "conversion_failed",
                 "This PDF could not be converted to PDF/A. Its original is kept.",
             ) from None
-        notes.append("fonts embedded for PDF/A")
+        # Something the font scan did not see: embed everything and try once more.
+        return _convert(pdf_bytes, folder, limits, notes, embed_first=True)
     pages = ocr.pdf_text_by_page(target)
     return Normalized(target.read_bytes(), "\n\f".join(pages), len(pages), notes)

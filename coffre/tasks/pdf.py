@@ -22,6 +22,7 @@ class PdfFacts:
     signed: bool
     pdfa: str | None  # e.g. "2B"
     active_content: list[str] = field(default_factory=list)
+    unembedded_fonts: bool = False
 
 
 def looks_truncated(data: bytes) -> bool:
@@ -64,6 +65,7 @@ def inspect_pdf(pdf: pikepdf.Pdf, *, repaired: bool) -> PdfFacts:
         signed=is_signed(pdf),
         pdfa=pdfa_conformance(pdf),
         active_content=find_active_content(pdf),
+        unembedded_fonts=has_unembedded_fonts(pdf),
     )
 
 
@@ -83,6 +85,31 @@ def is_signed(pdf: pikepdf.Pdf) -> bool:
         if node.get("/FT") == Name.Sig and "/V" in node:
             return True
         stack.extend(node.get("/Kids", []))
+    return False
+
+
+_FONT_FILES = ("/FontFile", "/FontFile2", "/FontFile3")
+
+
+def has_unembedded_fonts(pdf: pikepdf.Pdf, max_fonts: int = 2000) -> bool:
+    """True when a page uses a font whose program is not in the file (PDF/A forbids it)."""
+    seen = 0
+    for page in pdf.pages:
+        resources = page.obj.get("/Resources")
+        fonts = resources.get("/Font") if resources is not None else None
+        if fonts is None:
+            continue
+        for _name, font in fonts.items():
+            seen += 1
+            if seen > max_fonts:
+                return False
+            if font.get("/Subtype") == Name.Type3:
+                continue
+            descendants = font.get("/DescendantFonts")
+            target = descendants[0] if descendants else font
+            descriptor = target.get("/FontDescriptor")
+            if descriptor is None or not any(key in descriptor for key in _FONT_FILES):
+                return True
     return False
 
 
