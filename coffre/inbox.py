@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # Captures the files for the organisation; True when every file got an outcome.
 CaptureFn = Callable[[str, list[str]], bool]
 _SETTLE_SECONDS = 1.0
+RESCAN_SECONDS = 30
 
 
 def pending_files(inbox: Path) -> dict[str, list[Path]]:
@@ -81,6 +82,14 @@ def watch_inbox(inbox: Path, capture: CaptureFn, stop: threading.Event, max_byte
     """Capture what is there, then whatever arrives, until ``stop`` is set."""
     inbox.mkdir(parents=True, exist_ok=True)
     process_once(inbox, capture, max_bytes)
-    for changes in watch(inbox, stop_event=stop, recursive=True, debounce=800):
-        if any(change != Change.deleted for change, _ in changes):
+    # An empty batch of changes every RESCAN_SECONDS retries files a failed run left behind.
+    for changes in watch(
+        inbox,
+        stop_event=stop,
+        recursive=True,
+        debounce=800,
+        rust_timeout=RESCAN_SECONDS * 1000,
+        yield_on_timeout=True,
+    ):
+        if not changes or any(change != Change.deleted for change, _ in changes):
             process_once(inbox, capture, max_bytes)

@@ -42,6 +42,27 @@ def wait_until_healthy(api_url: str, server: subprocess.Popen[bytes], timeout: f
     raise RuntimeError(f"the Prefect server did not answer at {api_url} within {timeout:.0f} s")
 
 
+def wait_for_deployments(runner: subprocess.Popen[bytes], timeout: float) -> None:
+    """The runner registers the deployments when it starts; wait until it has."""
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from coffre.flows.deployments import DEPLOYMENT_NAMES
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            if runner.poll() is not None:
+                raise RuntimeError(f"the flow runner exited with code {runner.returncode}")
+            try:
+                for name in DEPLOYMENT_NAMES:
+                    client.read_deployment_by_name(name)
+                return
+            except ObjectNotFound:
+                time.sleep(0.5)
+    raise RuntimeError(f"the deployments were not registered within {timeout:.0f} s")
+
+
 def stop(child: subprocess.Popen[bytes]) -> None:
     if child.poll() is None:
         os.killpg(child.pid, signal.SIGTERM)
@@ -87,9 +108,11 @@ def main() -> int:
         )
         children.append(server)
         wait_until_healthy(api_url, server, timeout=120)
-        children.append(
-            start_child([sys.executable, "-m", "coffre.flows.deployments"], logs / "runner.log")
+        runner = start_child(
+            [sys.executable, "-m", "coffre.flows.deployments"], logs / "runner.log"
         )
+        children.append(runner)
+        wait_for_deployments(runner, timeout=180)
         _start_inbox_watcher(settings, stop_event)
         print(  # noqa: T201 - the operator's welcome
             f"\nCoffre is running (home: {home})\n"

@@ -8,6 +8,7 @@ packages=(
   poppler-utils                                       # pdftotext, pdfsig
   libmagic1                                           # content sniffing
   fonts-dejavu-core                                   # receipts rendered by tests/benchmarks
+  softhsm2 libnss3-tools                              # the seal key's HSM; pdfsig's trust store
 )
 
 missing=()

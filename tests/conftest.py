@@ -18,6 +18,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["COFFRE_HOME"] = str(_SESSION_HOME / "default")
 
+from tests.pki import softhsm_token, test_pki  # noqa: E402, F401
 from tests.s3server import s3_server  # noqa: E402, F401
 
 POSTGRES_ADMIN_URL = os.environ.get(

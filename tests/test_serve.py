@@ -55,27 +55,14 @@ def test_embedded_run_captures_the_inbox_and_stops_on_ctrl_c(tmp_path: Path) -> 
         start_new_session=True,
     )
     try:
-        _wait_for(lambda: "Press Ctrl-C" in Path(log.name).read_text(), 180, "the welcome")
-        output = Path(log.name).read_text()
-        assert f"Prefect dashboard : http://127.0.0.1:{env['COFFRE_PREFECT_PORT']}" in output
-
-        inbox = home / "inbox" / "732829320"
-        inbox.mkdir(parents=True, exist_ok=True)
-        (inbox / "facture.pdf.part").write_bytes(documents.text_pdf(documents.INVOICE_LINES))
-        (inbox / "facture.pdf.part").rename(inbox / "facture.pdf")
-        _wait_for(lambda: not (inbox / "facture.pdf").exists(), 180, "the inbox capture")
-
-        listed = subprocess.run(
-            [sys.executable, "-m", "coffre.cli", "doc", "list", "--org", org["id"]],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        documents_listed = [json.loads(line) for line in listed.stdout.splitlines()]
-        assert [(d["filename"], d["status"], d["source"]) for d in documents_listed] == [
-            ("facture.pdf", "NORMALIZED", "inbox")
-        ]
+        _run_checks(env, home, org, Path(log.name))
+    except AssertionError:
+        for name in ("runner.log", "prefect-server.log"):
+            path = home / "logs" / name
+            if path.exists():
+                print(f"--- {name}\n{path.read_text()[-4000:]}")
+        print(f"--- run.log\n{Path(log.name).read_text()[-4000:]}")
+        raise
     finally:
         service.send_signal(signal.SIGINT)
         try:
@@ -89,3 +76,28 @@ def test_embedded_run_captures_the_inbox_and_stops_on_ctrl_c(tmp_path: Path) -> 
         ["pgrep", "-f", f"--port {env['COFFRE_PREFECT_PORT']}"], capture_output=True, text=True
     )
     assert leftovers.stdout.strip() == ""
+
+
+def _run_checks(env: dict[str, str], home: Path, org: dict[str, str], log: Path) -> None:
+    """Welcome printed; a file dropped in the inbox becomes a NORMALIZED document."""
+    _wait_for(lambda: "Press Ctrl-C" in log.read_text(), 180, "the welcome")
+    output = log.read_text()
+    assert f"Prefect dashboard : http://127.0.0.1:{env['COFFRE_PREFECT_PORT']}" in output
+
+    inbox = home / "inbox" / "732829320"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "facture.pdf.part").write_bytes(documents.text_pdf(documents.INVOICE_LINES))
+    (inbox / "facture.pdf.part").rename(inbox / "facture.pdf")
+    _wait_for(lambda: not (inbox / "facture.pdf").exists(), 180, "the inbox capture")
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "coffre.cli", "doc", "list", "--org", org["id"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    documents_listed = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(d["filename"], d["status"], d["source"]) for d in documents_listed] == [
+        ("facture.pdf", "NORMALIZED", "inbox")
+    ]

@@ -8,6 +8,8 @@ from prefect.deployments.runner import RunnerDeployment
 
 from coffre.flows.capture import capture, capture_folder
 
+DEPLOYMENT_NAMES = ("capture/capture", "capture-folder/capture-folder")
+
 
 def embedded_deployments() -> list[RunnerDeployment]:
     return [

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from stdnum.fr import siret as _siret
@@ -225,12 +225,14 @@ _MONTHS: dict[str, int] = {
 _MONTH_ALT = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _D = r"[\dO]"
 _DATE_NUM_RE = re.compile(
-    rf"(?<![\w/.\-])(?P<d>[0-3]?{_D})\s?(?P<sep>[/.\-])\s?(?P<m>[01]?{_D})\s?(?P=sep)\s?"
+    rf"(?<![\w/.\-])(?P<d>[0-3O]?{_D})\s?(?P<sep>[/.\-])\s?(?P<m>[01O]?{_D})\s?(?P=sep)\s?"
     rf"(?P<y>(?:19|2[\dO]){_D}{_D}|{_D}{_D})(?![\w/]|[.\-]\d)"
+    # OCR lost the dots ("11 07 2024"): only with a four-digit year.
+    rf"|(?<![\w/.\-])(?P<d2>[0-3O]?{_D}) (?P<m2>[01O]?{_D}) (?P<y2>2[\dO]{_D}{_D})(?![\w/]|[.\-]\d)"
 )
 _DATE_ISO_RE = re.compile(
-    rf"(?<![\w/.\-])(?P<y>2[\dO]{_D}{_D})(?P<sep>[/.\-])(?P<m>[01]?{_D})(?P=sep)(?P<d>[0-3]?{_D})"
-    r"(?![\w/]|[.\-]\d)"
+    rf"(?<![\w/.\-])(?P<y>2[\dO]{_D}{_D})(?P<sep>[/.\-])(?P<m>[01O]?{_D})(?P=sep)(?P<d>[0-3O]?{_D})"
+    r"(?!\d|/|[.\-]\d)"
 )
 _DATE_TEXT_RE = re.compile(
     rf"(?<![\w])(?P<d>[0-3]?\d|1er|ler|1re|1st|2nd|3rd|\d{{1,2}}th)[\s.\-]{{1,2}}"
@@ -313,7 +315,8 @@ def _dates(fold: str) -> list[_DateHit]:
     hits: list[_DateHit] = []
     for rx in (_DATE_NUM_RE, _DATE_ISO_RE):
         for m in rx.finditer(fold):
-            value = _mkdate(int(_digits(m["y"])), int(_digits(m["m"])), int(_digits(m["d"])))
+            y, mo, d = (m["y"], m["m"], m["d"]) if m["y"] else (m["y2"], m["m2"], m["d2"])
+            value = _mkdate(int(_digits(y)), int(_digits(mo)), int(_digits(d)))
             if value:
                 hits.append(_DateHit(m.start(), m.end(), value))
     for rx in (_DATE_TEXT_RE, _DATE_EN_RE):
@@ -337,26 +340,27 @@ def _label_score(fold: str, before: int) -> int | None:
     lo = max(0, before - _DATE_LABEL_REACH)
     for score, rx in _DATE_LABELS:
         for m in rx.finditer(fold, lo, before):
-            key = (m.end(), -m.start(), score)
+            end = m.start() + len(m.group().rstrip(" :"))
+            key = (end, -m.start(), score)
             if best is None or key[:2] > best[:2] or (key[:2] == best[:2] and score < best[2]):
                 best = key
     return None if best is None else best[2]
 
 
 def _column_label_score(fold: str, start: int, end: int) -> int | None:
-    """Score of a label sitting above a value in a layout table (same columns)."""
-    best: tuple[float, int] | None = None
-    center = (start + end) / 2
-    for score, rx in _DATE_LABELS:
-        if score == 1:  # "le"/"du" are never column headers
+    """Score of the header cell above a value in a layout table ("Date    Échéance")."""
+    best: tuple[int, float, re.Match[str]] | None = None
+    for cell in re.finditer(r"\S+(?: \S+)*", fold):
+        overlap = min(end, cell.end()) - max(start, cell.start())
+        dist = abs((cell.start() + cell.end()) / 2 - (start + end) / 2)
+        if overlap <= 0 and dist > 12 + (cell.end() - cell.start()) / 2:
             continue
-        for m in rx.finditer(fold):
-            if m.end() < start - 12 or m.start() > end + 12:
-                continue
-            dist = abs((m.start() + m.end()) / 2 - center)
-            if best is None or dist < best[0]:
-                best = (dist, score)
-    return None if best is None else best[1]
+        if best is None or (overlap, -dist) > best[:2]:
+            best = (overlap, -dist, cell)
+    if best is None:
+        return None
+    text = best[2].group()
+    return _label_score(text, len(text))
 
 
 def _extract_date(lines: list[_Line]) -> datetime.date | None:
@@ -423,12 +427,55 @@ _TOTAL_LABELS: tuple[tuple[int, bool, re.Pattern[str]], ...] = (
 )
 
 
-def _extract_total(lines: list[_Line]) -> Decimal | None:
+_DEPOSIT_RE = re.compile(
+    r"\bACOMPTE|\bDEJA\s+(?:REGLE|PAYE|VERSE)|\bARRHES\b|\bDEPOSIT\b|\bPAID\s+TO\s+DATE\b", re.I
+)
+# Words left on a line once its amounts are removed (currency marks are no words).
+_LETTERS_RE = re.compile(r"\b(?!(?:EUR|EUROS?|TTC|HT)\b)[^\W\d_]{2,}", re.I)
+
+
+def _value_below(
+    lines: list[_Line], per_line: list[list[_Amount]], amount_only: list[bool], i: int
+) -> Decimal | None:
+    """Amount for a label alone on line ``i``.
+
+    Tesseract often returns a receipt's labels as one block and its right-hand
+    amounts as the next block.  The rows that carry amounts are the last ones
+    of the label block, so labels and amounts are matched from the bottom.
+    """
+    below = 0  # label-only lines between line i and the amounts block
+    j = i
+    while True:
+        nxt = next(iter(_next_nonempty(lines, j, 1, 1)), None)
+        if nxt is None or below > 60:
+            return None
+        if amount_only[nxt]:
+            break
+        if per_line[nxt]:
+            return None  # a "label amount" line: no split column here
+        below += 1
+        j = nxt
+    block: list[Decimal] = []
+    k: int | None = nxt
+    while k is not None and amount_only[k]:
+        block.append(per_line[k][-1].value)
+        k = next(iter(_next_nonempty(lines, k, 1, 1)), None)
+    return block[len(block) - 1 - below] if below < len(block) else None
+
+
+def _extract_total(lines: list[_Line]) -> tuple[Decimal | None, int]:
+    """Labelled total (and how many labelled amounts agree with it)."""
     candidates: list[tuple[int, Decimal]] = []
     all_amounts: list[tuple[bool, Decimal]] = []
     per_line = [_amounts(line.fold) for line in lines]
+    amount_only = [
+        bool(per_line[i]) and not _LETTERS_RE.search(_AMOUNT_RE.sub(" ", line.fold))
+        for i, line in enumerate(lines)
+    ]
+    deposit = False
     for i, line in enumerate(lines):
         fold = line.fold
+        deposit = deposit or bool(_DEPOSIT_RE.search(fold))
         for a in per_line[i]:
             all_amounts.append((_has_currency(fold, a), a.value))
         for prio, generic, rx in _TOTAL_LABELS:
@@ -437,26 +484,39 @@ def _extract_total(lines: list[_Line]) -> Decimal | None:
                     continue
                 after = [a for a in per_line[i] if a.start >= m.end() and a.value >= 0]
                 if after:
-                    value = max(a.value for a in after) if generic else after[0].value
-                    candidates.append((prio, value))
+                    candidates.append(
+                        (prio, max(a.value for a in after) if generic else after[0].value)
+                    )
                     continue
                 if per_line[i] and any(a.start < m.start() for a in per_line[i]):
                     continue  # "12,50 TTC": amount is before, handled by its own label
-                # Label alone ("Total TTC" header or OCR line break): value below.
-                center = (m.start() + m.end()) / 2
-                for j in _next_nonempty(lines, i, 1, 1):
-                    below = [a for a in per_line[j] if a.value >= 0]
-                    if below:
-                        pick = min(below, key=lambda a: abs(a.center - center))
-                        candidates.append((prio + 1 if generic else prio, pick.value))
+                rest = fold[m.end() :]
+                value: Decimal | None = None
+                if not rest.strip(" :.-€"):
+                    # Label alone: value on the next line, or OCR split the
+                    # amounts column into a block of its own further down.
+                    value = _value_below(lines, per_line, amount_only, i)
+                elif rest.startswith("   ") and not per_line[i]:
+                    # Layout column header ("Total TTC   Total HT"): same column below.
+                    center = (m.start() + m.end()) / 2
+                    for j in _next_nonempty(lines, i, 1, 1):
+                        if amount_only[j]:
+                            value = min(per_line[j], key=lambda a: abs(a.center - center)).value
+                else:
+                    continue  # "NET A PAYER 27,/2": unreadable amount, do not guess
+                if value is not None and value >= 0:
+                    candidates.append((prio + 1 if generic else prio, value))
     if candidates:
         best_prio = min(p for p, _ in candidates)
-        return max(v for p, v in candidates if p == best_prio)
+        if best_prio == 0 and any(p == 1 for p, _ in candidates) and deposit:
+            best_prio = 1  # "Net à payer" is what remains after a deposit, not the TTC
+        best = max(v for p, v in candidates if p == best_prio)
+        return best, sum(v == best for _, v in candidates)
     with_currency = [v for cur, v in all_amounts if cur and v > 0]
     if with_currency:
-        return max(with_currency)
+        return max(with_currency), 0
     positives = [v for _, v in all_amounts if v > 0]
-    return max(positives) if positives else None
+    return (max(positives) if positives else None), 0
 
 
 # ---------------------------------------------------------------------------- VAT
@@ -465,7 +525,11 @@ _RATE_RE = re.compile(
     r"(?<![\d.,])(?P<num>\d[\dOo]?(?:\s?[.,]\s?[\dOo]{1,2})?)\s?(?:%|o/o|pct\b)", re.I
 )
 # "TVA" is often read "IVA" or "[VA" by tesseract on thermal prints.
-_VAT_KW_RE = re.compile(r"(?<![\w])(?:[T\[I1l]\s?\.?\s?V\s?\.?\s?A\b\.?|VAT\b|TAXES?\b)", re.I)
+_VAT_KW_RE = re.compile(
+    r"(?<![\w])(?:[T\[I1lD]\s?[.\-,e]?\s?[VW]\s?[.\-,e]?\s?[AH]\b\.?|VAT\b|TAXES?\b)", re.I
+)
+# A rate whose "%" was misread: "TVA 5,52 0,72" (the "%" read as a digit).
+_KW_RATE_TOKEN_RE = re.compile(r"\W{0,3}(?P<tok>\d{1,2}(?:[.,]\d{1,3})?|\d{3})(?![\d.,]\d)")
 _VAT_ID_RE = re.compile(
     r"INTRA|\bN\s*[°o]?\s*(?:DE\s+)?(?:TVA|VAT)\b|NUMERO\s+(?:DE\s+)?TVA|(?:TVA|VAT)\s*:?\s*FR\s?\w\w"
     r"|NON\s+APPLICABLE|EXONER|AUTOLIQUIDATION|VAT\s*(?:NO\b|NUMBER|ID\b|REG)|293\s*B",
@@ -522,22 +586,93 @@ def _consistent_vat(rate: Decimal, values: list[Decimal]) -> tuple[int, Decimal]
             as_ttc = _close(v, b * rate / (100 + rate))
             if not (as_ht or as_ttc):
                 continue
-            strength = 1
-            if as_ht and any(_close(b + v, t) for k, t in enumerate(values) if k not in (i, j)):
-                strength = 2
-            if as_ttc and any(_close(t + v, b) for k, t in enumerate(values) if k not in (i, j)):
-                strength = 2
             if rate == 0 and v != 0:
                 continue
+            strength, amount = 1, v
+            others = [t for k, t in enumerate(values) if k not in (i, j)]
+            # HT + VAT = TTC is printed exactly; when a digit of the VAT was
+            # misread ("1,65" for "1,63"), TTC - HT is closer to the rate.
+            for exact, ideal, ok in (
+                *((t - b, b * rate / 100, as_ht and _close(b + v, t)) for t in others),
+                *((b - t, b * rate / (100 + rate), as_ttc and _close(t + v, b)) for t in others),
+            ):
+                if ok:
+                    strength = 2
+                    if abs(exact - ideal) < abs(amount - ideal):
+                        amount = exact
             if found is None or strength > found[0]:
-                found = (strength, v)
+                found = (strength, amount)
     return found
+
+
+def _one_digit_off(a: Decimal, b: Decimal) -> bool:
+    """Same printed length, one character different: a typical OCR misread (7/1, 8/6)."""
+    sa, sb = f"{a:.2f}", f"{b:.2f}"
+    return len(sa) == len(sb) and sum(x != y for x, y in zip(sa, sb, strict=True)) == 1
+
+
+def _repair_vat(rate: Decimal, values: list[Decimal]) -> Decimal | None:
+    """VAT amount recomputed from the row's base when the printed one has one bad digit."""
+    for i, v in enumerate(values):
+        for j, b in enumerate(values):
+            if i == j or b <= v:
+                continue
+            others = [t for k, t in enumerate(values) if k not in (i, j)]
+            as_ht = (b * rate / 100).quantize(_CENT, ROUND_HALF_UP)
+            as_ttc = (b * rate / (100 + rate)).quantize(_CENT, ROUND_HALF_UP)
+            if _one_digit_off(v, as_ht) and (
+                not others or any(_close(b + as_ht, t) for t in others)
+            ):
+                return as_ht
+            if _one_digit_off(v, as_ttc) and (
+                not others or any(_close(t + as_ttc, b) for t in others)
+            ):
+                return as_ttc
+    return None
+
+
+def _pick_vat(
+    rate: Decimal, seg: list[_Amount], rate_end: int, kw: bool, table_row: bool
+) -> Decimal | None:
+    """The VAT amount among the amounts that follow (or surround) a rate.
+
+    Arithmetic first (VAT = HT x rate, HT + VAT = TTC), then OCR repairs, then
+    the layout: a lone amount after "TVA 20%", or the middle of HT/TVA/TTC.
+    """
+    values = [a.value for a in seg]
+    found = _consistent_vat(rate, values)
+    if found and (found[0] == 2 or kw or table_row):
+        return found[1]
+    if not (kw or table_row) or not seg:
+        return None
+    repaired = _repair_vat(rate, values)
+    if repaired is not None:
+        return repaired
+    # VAT amount unreadable ("3,8", "513") but HT and TTC are: VAT = TTC - HT.
+    for b in values:
+        for t in values:
+            if b < t and rate and _close(t - b, b * rate / 100):
+                return t - b
+    # Layout fallback: rows that name the VAT, or table rows that start with
+    # their rate ("A 20,00% HT TVA TTC"); item rows show the rate after prices.
+    if not kw and not (table_row and all(a.start >= rate_end for a in seg)):
+        return None
+    after = [a.value for a in seg if a.start >= rate_end] or values
+    if len(after) == 1:
+        return after[0]
+    if len(after) == 3:
+        return after[1]  # HT, TVA, TTC
+    return min(after)
 
 
 def _vat_from_line(fold: str, in_table: bool) -> list[VatLine]:
     if _VAT_NOT_RE.search(fold):
         return []
-    kw = bool(_VAT_KW_RE.search(fold)) and not _VAT_ID_RE.search(fold)
+    kw_m = _VAT_KW_RE.search(fold)
+    kw = bool(kw_m) and not _VAT_ID_RE.search(fold)
+    # Under a VAT table header, a short row ("A 5,50% 20,00 1,10 21,10") is a
+    # VAT row; a long one is an item line that happens to show its rate.
+    table_row = in_table and sum(c.isalpha() for c in fold) <= 12
     amounts = [a for a in _amounts(fold) if a.value >= 0]
     rates = [
         (m.start(), m.end(), r)
@@ -545,6 +680,17 @@ def _vat_from_line(fold: str, in_table: bool) -> list[VatLine]:
         if (r := _canonical_rate(m["num"])) is not None
     ]
     if not rates:
+        if kw and kw_m:
+            tm = _KW_RATE_TOKEN_RE.match(fold, kw_m.end())
+            if tm:
+                tok = tm["tok"]
+                rate = _canonical_rate(tok)
+                if rate is None and len(tok) > 1:
+                    rate = _canonical_rate(tok[:-1].rstrip(".,"))
+                seg = [a for a in amounts if a.start >= tm.end()]
+                if rate is not None and seg:
+                    value = _pick_vat(rate, seg, tm.end(), True, table_row)
+                    return [] if value is None else [VatLine(rate, value)]
         # "20,00 10,00 2,00 12,00" under a "Taux HT TVA TTC" header, the "%" lost.
         if (kw or in_table) and len(amounts) >= 3 and not _TOTAL_WORD_RE.search(fold):
             rate = _canonical_rate(str(amounts[0].value))
@@ -553,6 +699,17 @@ def _vat_from_line(fold: str, in_table: bool) -> list[VatLine]:
                 if found and found[0] == 2:
                     return [VatLine(rate, found[1])]
         return []
+    if not kw and len(rates) == 1:
+        # "eV eA= 5,5% 0,41": the label is OCR debris but the shape is a VAT
+        # line: a few letters, the rate, then one amount and nothing else.
+        r_start, r_end, _ = rates[0]
+        tail = _AMOUNT_RE.sub(" ", fold[r_end:])
+        kw = (
+            sum(c.isalpha() for c in fold[:r_start]) <= 6
+            and len(amounts) == 1
+            and amounts[0].start >= r_end
+            and not _LETTERS_RE.search(tail)
+        )
     out = []
     for idx, (_rs, r_end, rate) in enumerate(rates):
         if len(rates) == 1:
@@ -560,20 +717,9 @@ def _vat_from_line(fold: str, in_table: bool) -> list[VatLine]:
         else:
             stop = rates[idx + 1][0] if idx + 1 < len(rates) else len(fold)
             seg = [a for a in amounts if r_end <= a.start < stop]
-        values = [a.value for a in seg]
-        found = _consistent_vat(rate, values)
-        if found and (found[0] == 2 or kw or in_table):
-            out.append(VatLine(rate, found[1]))
-            continue
-        if not kw or not seg:
-            continue
-        after = [a.value for a in seg if a.start >= r_end] or values
-        if len(after) == 1:
-            out.append(VatLine(rate, after[0]))
-        elif len(after) == 3:
-            out.append(VatLine(rate, after[1]))  # HT, TVA, TTC
-        else:
-            out.append(VatLine(rate, min(after)))
+        value = _pick_vat(rate, seg, r_end, kw, table_row)
+        if value is not None:
+            out.append(VatLine(rate, value))
     return out
 
 
@@ -650,7 +796,7 @@ def _extract_siret(lines: list[_Line]) -> str | None:
 
 _NO = r"(?:N\s?[°o*º]\s?\.?|NO\b\.?|NUM(?:ERO)?\b\.?|NUMBER\b|NBR\b|\#|REF(?:ERENCE)?\b\.?)"
 _INVNUM_RE = re.compile(
-    rf"(?:\b(?:FACTURE\b|FACT\b\.?|INVOICE\b|TICKET\b|RECU\b|RECEIPT\b|AVOIR\b|NOTE\b)\s*"
+    rf"(?:\b(?:FACTURE\b|FACT\b\.?|INVOICE\b|TICKET\b|RECU\b|RECEIPT\b|AVOIR\b|NOTE\b|ADDITION\b)\s*"
     rf"{_NO}?\s*[:.\-]?\s*"
     rf"|(?<![\w])N\s?[°o*º]\s?\.?\s*(?:DE\s+|DU\s+|D'\s?)?(?:LA\s+)?"
     rf"(?:FACTURE|INVOICE|TICKET|RECU)\b\s*[:.\-]?\s*"
@@ -658,6 +804,10 @@ _INVNUM_RE = re.compile(
     rf"(?:FACTURE|INVOICE|TICKET)\b\s*[:.\-]?\s*)"
     r"(?P<num>[A-Z0-9](?:[A-Z0-9\-/_.]*[A-Z0-9])?)?",
     re.I,
+)
+# "FACTURE" as a heading, the number alone on the next line: "N° F2026-031".
+_NO_LINE_RE = re.compile(
+    rf"^\s*{_NO}\s*[:.\-]?\s*(?P<num>[A-Z0-9](?:[A-Z0-9\-/_.]*[A-Z0-9])?)(?![\w])", re.I
 )
 _INVNUM_WORD_RE = re.compile(r"(?<![\w])[A-Z0-9](?:[A-Z0-9\-/_.]*[A-Z0-9])?(?![\w])", re.I)
 
@@ -682,6 +832,9 @@ def _extract_invoice_number(lines: list[_Line]) -> str | None:
             # Column header ("Facture n°     Date") with the value on the next line.
             center = (m.start() + m.end()) / 2
             for j in _next_nonempty(lines, i, 1, 1):
+                below = _NO_LINE_RE.match(lines[j].fold)
+                if below and _valid_invnum(below["num"]):
+                    return lines[j].text[below.start("num") : below.end("num")]
                 words = [
                     w
                     for w in _INVNUM_WORD_RE.finditer(lines[j].fold)
@@ -696,17 +849,19 @@ def _extract_invoice_number(lines: list[_Line]) -> str | None:
 
 # ----------------------------------------------------------------------- supplier
 
+# Lines at the top of a document that are not the supplier's name.  Whole
+# words only: "MERCIER" is a name even though it starts like "MERCI".
 _SUPPLIER_SKIP_RE = re.compile(
-    r"^\W*(?:FACTURE|FACTURATION|INVOICE|TICKET|RECU\b|RECEIPT|DUPLICATA|ORIGINAL|COPIE|"
-    r"AVOIR\b|DEVIS\b|BON\s+DE|NOTE\b|ADDITION\b|BIENVENUE|WELCOME|MERCI|THANK|A\s+BIENTOT|"
-    r"AU\s+REVOIR|CAISSE|CAISSIER|HOTESSE|VENDEUR|OPERATEUR|TABLE\b|COUVERTS?\b|SERVEU|"
-    r"TEL\b|TEL\.|TELEPHONE|FAX|PHONE|MOBILE|PORTABLE|E-?MAIL|MAIL\b|COURRIEL|WWW|HTTP|"
-    r"SITE\b|WEB\b|SIRET|SIREN|RCS\b|APE\b|NAF\b|CODE\s+NAF|TVA\b|T\.V\.A|VAT\b|N\s*[°o]\s|"
-    r"N\s*[°o]$|NUMERO|PAGE\b|DATE\b|LE\s+\d|CLIENT|CUSTOMER|ADRESSE|DESTINATAIRE|LIVR|"
-    r"EXPEDI|REF\b|REFERENCE|COMMANDE|ORDER|TOTAL|MONTANT|CB\b|CARTE|DOIT\b|BILL\s+TO|"
-    r"SOLD\s+TO|SHIP\s+TO|HORAIRES|OUVERT|CAPITAL|"
-    r"CENTRE\s+COMMERCIAL|C\.?C\.?\s|ZA\b|ZI\b|ZAC\b|Z\.A\.|Z\.I\.|BP\b|CS\b|RUE\b|AVENUE|"
-    r"BOULEVARD|BD\b|CHEMIN|ROUTE\b|IMPASSE|ALLEE|QUAI\b|PLACE\b|COURS\b)",
+    r"^\W*(?:(?:FACTURES?|FACTURATION|INVOICE|TICKET|RECU|RECEIPT|DUPLICATA|ORIGINAL|COPIE|"
+    r"AVOIR|DEVIS|BON\s+DE|NOTE|ADDITION|BIENVENUE|WELCOME|MERCI|THANKS?|THANK\s+YOU|"
+    r"A\s+BIENTOT|AU\s+REVOIR|BONNE\s+JOURNEE|CAISSE|CAISSIERE?|HOTESSE|VENDEUR|VENDEUSE|"
+    r"OPERATEUR|TABLE|COUVERTS?|SERVEUR|SERVEUSE|TEL|TELEPHONE|FAX|PHONE|MOBILE|PORTABLE|"
+    r"E-?MAIL|MAIL|COURRIEL|WWW|HTTPS?|SITE|WEB|SIRET|SIREN|RCS|APE|NAF|CODE\s+NAF|TVA|"
+    r"T\.V\.A|VAT|NUMERO|PAGE|DATE|CLIENT|CUSTOMER|ADRESSE|DESTINATAIRE|LIVRAISON|LIVRER|"
+    r"EXPEDITION|EXPEDIE|REF|REFERENCE|COMMANDE|ORDER|TOTAL|MONTANT|CB|CARTE|DOIT|"
+    r"BILL\s+TO|SOLD\s+TO|SHIP\s+TO|HORAIRES|OUVERT|CAPITAL|CENTRE\s+COMMERCIAL|"
+    r"ZA|ZI|ZAC|BP|CS|RUE|AVENUE|BOULEVARD|BD|CHEMIN|ROUTE|IMPASSE|ALLEE|QUAI|PLACE|COURS)\b"
+    r"|TEL\.|N\s*[°o]\s|N\s*[°o]$|LE\s+\d|C\.C\.\s|Z\.[AI]\.)",
     re.I,
 )
 _ADDRESS_RE = re.compile(
@@ -733,7 +888,9 @@ _LEGAL_FORM_RE = re.compile(
     re.I,
 )
 _LEGAL_CUT_RE = re.compile(
-    r"\s+(?:-|–|,|\||au\s+capital|capital|SIRE[TN]|RCS|APE|N°|TVA|immatricul)\b.*$", re.I
+    r"\s*(?:\s[-|]\s|,|\bau\s+capital\b|\bcapital\b|\bSIRE[TN]\b|\bRCS\b|\bAPE\b|\bN°|"
+    r"\bTVA\b|\bimmatricul).*$",
+    re.I,
 )
 _SEGMENT_SPLIT_RE = re.compile(r"\s{3,}")
 _STRIP_CHARS = " \t*-=_|:.,#~'\"<>()[]{}"
@@ -773,6 +930,8 @@ def _extract_supplier(lines: list[_Line]) -> str | None:
                 if name:
                     return name
             if _looks_like_name(seg, fseg):
+                if _LEGAL_FORM_RE.search(seg):  # "SARL X - capital 5 000 €": keep the name
+                    seg = _LEGAL_CUT_RE.sub("", seg) or seg
                 return _clean_name(seg)
     # Nothing usable at the top (logo only, OCR debris): the legal mention.
     for line in lines:
@@ -797,11 +956,18 @@ def extract_fields(text: str) -> ExtractedFields:
     empty VAT tuple) rather than a guess, so that the UI can ask the user.
     """
     lines = _prepare(text)
-    total = _extract_total(lines)
+    total, support = _extract_total(lines)
+    vat = _extract_vat(lines, total)
+    if len(vat) == 1 and total is not None and support >= 2 and vat[0].rate:
+        # Single rate and a total confirmed twice (TOTAL and CB lines): the VAT
+        # is fully determined, so fix a one-digit OCR misread of it.
+        expected = (total * vat[0].rate / (100 + vat[0].rate)).quantize(_CENT, ROUND_HALF_UP)
+        if not _close(vat[0].amount, expected) and _one_digit_off(vat[0].amount, expected):
+            vat = (VatLine(vat[0].rate, expected),)
     return ExtractedFields(
         date=_extract_date(lines),
         total_ttc=total.quantize(_CENT) if total is not None else None,
-        vat=_extract_vat(lines, total),
+        vat=vat,
         supplier=_extract_supplier(lines),
         invoice_number=_extract_invoice_number(lines),
         siret=_extract_siret(lines),

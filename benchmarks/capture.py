@@ -1,0 +1,159 @@
+"""Capture throughput against the ocrmypdf command alone, on the same files, same run.
+
+50 photographed French receipts and 50 born-digital supplier invoices are generated;
+then, with the same parallelism (COFFRE_CAPTURE_CONCURRENCY, 2 by default):
+
+- baseline: the conversion commands alone, one file after another on 2 workers — the
+  exact ocrmypdf command Coffre runs (and, for a PDF whose fonts are not embedded, the
+  Ghostscript rewrite that PDF/A needs first), writing to a scratch folder;
+- Coffre: the `capture` flow under a Prefect API, with originals and archive copies
+  encrypted into the vault, the store, the audit journal and field extraction.
+
+Prints both throughputs, their ratio (goal ≥ 0.9), the field-extraction accuracy on the
+receipts and invoices against their ground truth (goal ≥ 95 %), and peak memory.
+
+    .venv/bin/python -m benchmarks.capture [--receipts 50] [--invoices 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+WORK = Path(tempfile.mkdtemp(prefix="coffre-bench-"))
+os.environ.setdefault("COFFRE_HOME", str(WORK / "home"))
+os.environ.setdefault("PREFECT_HOME", str(WORK / "prefect"))
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from benchmarks.receipts import GeneratedDoc, invoice_pdfs, receipt_images  # noqa: E402
+from coffre.tasks.extract import ExtractedFields  # noqa: E402
+
+FIELDS = ("date", "total_ttc", "supplier", "invoice_number", "siret")
+
+
+def baseline_convert(path: Path, out_dir: Path) -> None:
+    """What an operator would run by hand to get the same PDF/A."""
+    import pikepdf
+
+    from coffre.settings import get_settings
+    from coffre.tasks import ocr
+    from coffre.tasks.pdf import has_unembedded_fonts
+
+    source = path
+    if path.suffix == ".pdf":
+        with pikepdf.open(path) as pdf:
+            needs_fonts = has_unembedded_fonts(pdf)
+        if needs_fonts:
+            source = out_dir / f"{path.stem}.embedded.pdf"
+            ocr.embed_fonts(path, source, timeout=900)
+    ocr.to_pdfa(
+        source, out_dir / f"{path.stem}.pdf", languages=get_settings().ocr_languages, timeout=900
+    )
+
+
+def run_baseline(paths: list[Path], workers: int) -> float:
+    out_dir = WORK / "baseline"
+    out_dir.mkdir()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda p: baseline_convert(p, out_dir), paths))
+    return time.perf_counter() - start
+
+
+def run_coffre(paths: list[Path]) -> tuple[float, list[dict[str, str | None]]]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from coffre.bootstrap import prepare_home
+    from coffre.flows.capture import capture
+    from coffre.models import Organization, session_scope
+
+    prepare_home()
+    org = Organization(name="Bench SARL", siren="732829320")
+    with session_scope() as session:
+        session.add(org)
+    with prefect_test_harness(server_startup_timeout=120):
+        capture(org=org.id, paths=[str(paths[0])], source="cli")  # warm-up: imports, pools
+        start = time.perf_counter()
+        outcomes = capture(org=org.id, paths=[str(p) for p in paths[1:]], source="cli")
+        elapsed = time.perf_counter() - start
+    return elapsed, outcomes
+
+
+def field_accuracy(docs: list[GeneratedDoc], fields_by_file: dict[str, dict]) -> tuple[int, int]:
+    """Fields found equal to the truth, over the fields the truth has."""
+    right = total = 0
+    for doc in docs:
+        found = ExtractedFields.from_json(fields_by_file.get(doc.filename, {}))
+        for name in FIELDS:
+            expected = getattr(doc.truth, name)
+            if expected is None:
+                continue
+            total += 1
+            right += getattr(found, name) == expected
+        for line in doc.truth.vat:
+            total += 1
+            right += line in found.vat
+    return right, total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--receipts", type=int, default=50)
+    parser.add_argument("--invoices", type=int, default=50)
+    args = parser.parse_args()
+
+    from coffre.settings import get_settings
+
+    workers = get_settings().capture_concurrency
+    receipts = receipt_images(args.receipts, seed=7)
+    invoices = invoice_pdfs(args.invoices, seed=7)
+    inputs = WORK / "inputs"
+    inputs.mkdir()
+    paths = []
+    for doc in [*receipts, *invoices]:
+        (inputs / doc.filename).write_bytes(doc.data)
+        paths.append(inputs / doc.filename)
+    print(f"{len(receipts)} receipts + {len(invoices)} invoices, {workers} workers, in {WORK}")
+
+    baseline_seconds = run_baseline(paths[1:], workers)
+    baseline_rate = (len(paths) - 1) / baseline_seconds
+    print(f"baseline (commands alone): {baseline_seconds:7.1f} s  {baseline_rate:6.3f} files/s")
+
+    coffre_seconds, outcomes = run_coffre(paths)
+    coffre_rate = (len(paths) - 1) / coffre_seconds
+    print(f"coffre capture flow      : {coffre_seconds:7.1f} s  {coffre_rate:6.3f} files/s")
+    print(f"throughput ratio coffre/baseline: {coffre_rate / baseline_rate:.3f}  (goal >= 0.9)")
+
+    statuses: dict[str, int] = {}
+    for outcome in outcomes:
+        statuses[str(outcome["status"])] = statuses.get(str(outcome["status"]), 0) + 1
+    print(f"outcomes: {statuses}")
+
+    from sqlmodel import select
+
+    from coffre.models import Document, session_scope
+
+    with session_scope() as session:
+        fields = {d.filename: d.fields for d in session.exec(select(Document))}
+    for label, docs in (("receipts (OCR)", receipts), ("invoices (text layer)", invoices)):
+        right, total = field_accuracy(docs, fields)
+        print(f"field accuracy, {label}: {right}/{total} = {100 * right / max(total, 1):.1f} %")
+    right = sum(field_accuracy(d, fields)[0] for d in (receipts, invoices))
+    total = sum(field_accuracy(d, fields)[1] for d in (receipts, invoices))
+    print(f"field accuracy, all: {100 * right / max(total, 1):.1f} %  (goal >= 95 %)")
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory: this process {own:.0f} MiB, largest child process {children:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
