@@ -67,5 +67,14 @@ class Document(SQLModel, table=True):
     ocr_text: str | None = Field(default=None, sa_column=Column(Text))
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
+    sealed_at: datetime | None = Field(default=None)
+    seal_level: str | None = Field(default=None, max_length=8)
+    timestamp_expires_at: datetime | None = Field(
+        default=None, index=True, description="When the newest timestamp's TSA cert expires."
+    )
+    last_error: str | None = Field(
+        default=None, sa_column=Column(Text), description="Why the last step failed, in words."
+    )
+
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,254 @@
+"""PAdES seals made with a key that never leaves the HSM (PKCS#11), with RFC 3161 timestamps.
+
+A `Sealer` opens one PKCS#11 session and reuses it for a whole batch. Every seal is an
+incremental update, so a PDF/A stays PDF/A and earlier signatures stay valid. Levels:
+B-T (signature timestamp), B-LT (+ validation data in the DSS), B-LTA (+ a document
+timestamp that later renewals extend).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import pkcs11
+from asn1crypto import x509 as asn1_x509
+from pkcs11 import Attribute, KeyType, ObjectClass
+from pkcs11 import exceptions as pkcs11_errors
+from pydantic import SecretStr
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.pkcs11 import PKCS11Signer
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko_certvalidator import ValidationContext
+
+from coffre.tasks.pki import load_certificates
+
+SEAL_FIELD = "CoffreSeal"
+STAMP_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+class SealLevel(StrEnum):
+    B_T = "B-T"
+    B_LT = "B-LT"
+    B_LTA = "B-LTA"
+
+
+class SealError(Exception):
+    """Sealing failed for a reason outside the document (HSM, PIN, TSA); try again later."""
+
+
+@dataclass(frozen=True)
+class SealConfig:
+    """Where the key is and how to seal. The PIN is a secret: never logged, never shown."""
+
+    module_path: str
+    token_label: str
+    key_label: str
+    pin: SecretStr
+    tsa_url: str
+    trust_root_paths: tuple[Path, ...]
+    cert_path: Path | None = None  # None: the certificate is read from the token
+    chain_paths: tuple[Path, ...] = ()
+    level: SealLevel = SealLevel.B_LTA
+    revocation_mode: Literal["soft-fail", "hard-fail", "require"] = "soft-fail"
+    visible_stamp: bool = False
+    environment: dict[str, str] = field(default_factory=dict)  # e.g. SOFTHSM2_CONF
+
+    @property
+    def limit_name(self) -> str:
+        """The Prefect global concurrency limit that bounds signing on this HSM."""
+        return f"hsm-{self.token_label}"
+
+
+@dataclass(frozen=True)
+class SealResult:
+    data: bytes
+    level: SealLevel
+    signed_at: datetime
+    timestamp_expires_at: datetime | None
+
+
+def validation_context(config: SealConfig, **kwargs: Any) -> ValidationContext:
+    return ValidationContext(
+        trust_roots=load_certificates(config.trust_root_paths),
+        other_certs=load_certificates(config.chain_paths),
+        allow_fetching=True,
+        revocation_mode=config.revocation_mode,
+        **kwargs,
+    )
+
+
+class CheckedTimeStamper(HTTPTimeStamper):
+    """A TSA client for which an unparseable answer is a TSA failure, not a crash."""
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> Any:
+        try:
+            return await super().async_timestamp(message_digest, md_algorithm)
+        except TimestampRequestError:
+            raise
+        except (ValueError, KeyError, TypeError) as error:
+            raise TimestampRequestError(f"unreadable answer from the TSA ({error})") from error
+
+
+def _open_session(config: SealConfig) -> pkcs11.Session:
+    """Open a user session on the token, turning PKCS#11 failures into words."""
+    os.environ.update(config.environment)
+    try:
+        library = pkcs11.lib(config.module_path)
+    except (OSError, RuntimeError, pkcs11_errors.PKCS11Error) as error:
+        raise SealError(
+            f"the HSM is unavailable: cannot load the PKCS#11 module {config.module_path}"
+        ) from error
+    try:
+        token = library.get_token(token_label=config.token_label)
+    except (pkcs11_errors.NoSuchToken, pkcs11_errors.MultipleTokensReturned) as error:
+        raise SealError(f"the HSM has no token labelled {config.token_label!r}") from error
+    except pkcs11_errors.PKCS11Error as error:
+        raise SealError("the HSM does not answer") from error
+    try:
+        return token.open(user_pin=config.pin.get_secret_value())
+    except (pkcs11_errors.PinIncorrect, pkcs11_errors.PinLenRange) as error:
+        raise SealError("the HSM refused the PIN") from error
+    except pkcs11_errors.PinLocked as error:
+        raise SealError("the HSM PIN is locked") from error
+    except pkcs11_errors.PKCS11Error as error:
+        raise SealError("the HSM refused to open a session") from error
+
+
+def _key_type(session: pkcs11.Session, key_label: str) -> KeyType:
+    try:
+        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
+    except (pkcs11_errors.NoSuchKey, pkcs11_errors.MultipleObjectsReturned) as error:
+        raise SealError(f"the HSM has no single seal key labelled {key_label!r}") from error
+    return KeyType(key[Attribute.KEY_TYPE])
+
+
+class Sealer:
+    """Seals PDFs with one PKCS#11 session, for as many documents as the batch holds."""
+
+    def __init__(self, config: SealConfig) -> None:
+        self.config = config
+        self._session: pkcs11.Session | None = None
+        self._signer: PKCS11Signer | None = None
+        self._timestamper = CheckedTimeStamper(config.tsa_url, timeout=30)
+        self._validation_context: ValidationContext | None = None
+
+    def __enter__(self) -> Sealer:
+        config = self.config
+        self._session = _open_session(config)
+        try:
+            is_ec = _key_type(self._session, config.key_label) == KeyType.EC
+            signing_cert = None
+            if config.cert_path is not None:
+                [signing_cert] = load_certificates((config.cert_path,))
+            self._signer = PKCS11Signer(
+                self._session,
+                key_label=config.key_label,
+                cert_label=None if signing_cert else config.key_label,
+                signing_cert=signing_cert,
+                ca_chain=load_certificates(config.chain_paths),
+                # SoftHSM2 (and several HSMs) lack CKM_ECDSA_SHA256: hash here, sign raw.
+                use_raw_mechanism=is_ec,
+            )
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._session is not None:
+            with contextlib.suppress(pkcs11_errors.PKCS11Error):
+                self._session.close()
+            self._session = None
+
+    @property
+    def signing_cert(self) -> asn1_x509.Certificate:
+        assert self._signer is not None, "use the Sealer as a context manager"
+        return self._signer.signing_cert
+
+    def seal(self, pdf: bytes, *, visible_stamp: bool | None = None) -> SealResult:
+        """Seal one PDF; raise SealError for HSM or TSA trouble, ValueError for a bad PDF."""
+        assert self._signer is not None, "use the Sealer as a context manager"
+        level = self.config.level
+        if self._validation_context is None and level != SealLevel.B_T:
+            self._validation_context = validation_context(self.config)
+        metadata = signers.PdfSignatureMetadata(
+            field_name=SEAL_FIELD,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            md_algorithm="sha256",
+            embed_validation_info=level != SealLevel.B_T,
+            use_pades_lta=level == SealLevel.B_LTA,
+            validation_context=self._validation_context,
+        )
+        stamp = self.config.visible_stamp if visible_stamp is None else visible_stamp
+        pdf_signer = signers.PdfSigner(
+            metadata,
+            signer=self._signer,
+            timestamper=self._timestamper,
+            stamp_style=_stamp_style() if stamp else None,
+            new_field_spec=_visible_field() if stamp else None,
+        )
+        output = io.BytesIO()
+        try:
+            writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+            pdf_signer.sign_pdf(writer, output=output)
+        except TimestampRequestError as error:
+            raise SealError(f"the timestamp authority failed: {error}") from error
+        except pkcs11_errors.PKCS11Error as error:
+            raise SealError(f"the HSM failed to sign ({type(error).__name__})") from error
+        except SigningError as error:
+            cause = error.__cause__ or error.__context__
+            if isinstance(cause, (TimestampRequestError, OSError)):
+                raise SealError(f"the timestamp authority failed: {cause}") from error
+            raise SealError(f"signing failed: {error}") from error
+        sealed = output.getvalue()
+        from coffre.tasks.verify import newest_timestamp_expiry, signing_time
+
+        return SealResult(
+            data=sealed,
+            level=level,
+            signed_at=signing_time(sealed),
+            timestamp_expires_at=newest_timestamp_expiry(sealed),
+        )
+
+
+def _stamp_style() -> Any:
+    from pyhanko import stamp
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.text import TextBoxStyle
+
+    return stamp.TextStampStyle(
+        stamp_text="Scellé électroniquement par %(signer)s\nle %(ts)s",
+        timestamp_format="%d/%m/%Y à %H:%M:%S %Z",
+        # PDF/A needs embedded fonts: the stamp embeds a subset of DejaVu Sans.
+        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(str(STAMP_FONT)), font_size=7),
+        border_width=1,
+    )
+
+
+def _visible_field() -> fields.SigFieldSpec:
+    return fields.SigFieldSpec(sig_field_name=SEAL_FIELD, on_page=0, box=(20, 20, 260, 62))
+
+
+def seal_bytes(config: SealConfig, pdf: bytes) -> SealResult:
+    """Seal a single document (opens and closes its own session)."""
+    with Sealer(config) as sealer:
+        return sealer.seal(pdf)
