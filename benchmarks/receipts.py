@@ -476,7 +476,6 @@ def _render_rows(rows: list[_Row], rng: random.Random) -> Image.Image:
     paper = Image.new("L", (paper_w, paper_h), paper_tone)
     draw = ImageDraw.Draw(paper)
     y = margin
-    col_right = (0.12, 0.40, 0.62, 0.80, 1.0)
 
     def right(text: str, x_right: float, f: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> None:
         draw.text((x_right - draw.textlength(text, font=f), y), text, fill=ink, font=f)
@@ -503,8 +502,12 @@ def _render_rows(rows: list[_Row], rng: random.Random) -> Image.Image:
             rule = "=" * int(width / max(1.0, draw.textlength("=", font=font)))
             draw.text((margin, y), rule, fill=ink, font=font)
         elif kind == "cols":
-            for cell, frac in zip(row[1:], col_right, strict=True):
-                right(cell, margin + width * frac, font)
+            # Printed like a till does: one monospace line, columns padded with
+            # spaces (wide gaps make tesseract split the table into blocks).
+            code, rate, ht, tva, ttc = row[1:]
+            draw.text(
+                (margin, y), f"{code:<3}{rate:>7}{ht:>9}{tva:>8}{ttc:>9}", fill=ink, font=font
+            )
         y += line_h
     return paper
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -92,6 +93,9 @@ def main() -> int:
     stop_event = threading.Event()
     exit_code = 0
     try:
+        tsa = _start_local_tsa(settings, logs)
+        if tsa is not None:
+            children.append(tsa)
         server = start_child(
             [
                 sys.executable,
@@ -108,6 +112,7 @@ def main() -> int:
         )
         children.append(server)
         wait_until_healthy(api_url, server, timeout=120)
+        _ensure_concurrency_limits(settings)
         runner = start_child(
             [sys.executable, "-m", "coffre.flows.deployments"], logs / "runner.log"
         )
@@ -119,6 +124,7 @@ def main() -> int:
             f"  Prefect dashboard : {base_url}\n"
             f"  Prefect API       : {api_url}\n"
             f"  Inbox             : {settings.inbox_path}/<SIREN or organisation id>/\n"
+            f"  Timestamps (TSA)  : {settings.tsa_url or _local_tsa_url(settings)}\n"
             f"  Logs              : {logs}/\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
@@ -135,6 +141,59 @@ def main() -> int:
             stop(child)
         print("Coffre stopped.", flush=True)  # noqa: T201
     return exit_code
+
+
+def _local_tsa_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.tsa_port}/"
+
+
+def _start_local_tsa(settings: Settings, logs: Path) -> subprocess.Popen[bytes] | None:
+    """The embedded default's RFC 3161 TSA, and its seal key in SoftHSM2 (made once)."""
+    if settings.seal_block or settings.seal_module_path:
+        return None  # production: a real HSM, and a TSA given by COFFRE_TSA_URL or the block
+    from coffre.tasks.embedded_seal import prepare_embedded_seal
+
+    embedded = prepare_embedded_seal(settings.resolved_home, settings.seal_organisation)
+    if settings.tsa_url:
+        return None
+    tsa = start_child(
+        [
+            sys.executable,
+            "-m",
+            "coffre.tasks.tsa",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.tsa_port),
+            "--cert",
+            str(embedded.tsa_cert_path),
+            "--key",
+            str(embedded.tsa_key_path),
+            "--ca",
+            str(embedded.trust_root_paths[0]),
+        ],
+        logs / "tsa.log",
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if tsa.poll() is not None:
+            raise RuntimeError(f"the local TSA exited with code {tsa.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", settings.tsa_port), timeout=1):
+                return tsa
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the local TSA did not start")
+
+
+def _ensure_concurrency_limits(settings: Settings) -> None:
+    """The HSM's global concurrency limit, which bounds parallel signing across workers."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(
+            f"hsm-{settings.seal_token_label}", settings.seal_concurrency
+        )
 
 
 def _start_inbox_watcher(settings: Settings, stop_event: threading.Event) -> None:

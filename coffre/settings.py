@@ -49,6 +49,32 @@ class Settings(BaseSettings):
     ocr_timeout_seconds: int = Field(default=900, gt=0)
     capture_concurrency: int = Field(default=2, gt=0)
 
+    # Sealing. Without COFFRE_SEAL_MODULE_PATH (or a block), the embedded default is used:
+    # a SoftHSM2 token, a development CA and a local TSA, all created under home.
+    seal_block: str | None = Field(
+        default=None, description="Name of a SealHsm Prefect block holding the HSM settings."
+    )
+    seal_module_path: str | None = None
+    seal_token_label: str = "coffre-seal"  # noqa: S105 - a label, not a secret
+    seal_key_label: str = "coffre-seal-key"
+    seal_pin: SecretStr | None = None
+    seal_cert_path: Path | None = None
+    seal_chain_paths: list[Path] = Field(default_factory=list)
+    trust_root_paths: list[Path] = Field(
+        default_factory=list, description="Roots trusted for seals and timestamps (PEM)."
+    )
+    tsa_url: str | None = None
+    tsa_port: int = 4310
+    seal_level: Literal["B-T", "B-LT", "B-LTA"] = "B-LTA"
+    seal_revocation_mode: Literal["soft-fail", "hard-fail", "require"] = "soft-fail"
+    seal_visible_stamp: bool = False
+    seal_organisation: str = "Coffre (instance locale)"
+    seal_batch_size: int = Field(default=25, gt=0)
+    seal_concurrency: int = Field(default=2, gt=0)
+    seal_retries: int = Field(default=3, ge=0)
+    seal_retry_delay_seconds: float = Field(default=10, ge=0)
+    timestamp_renewal_margin_days: int = Field(default=365, gt=0)
+
     prefect_host: str = "127.0.0.1"
     prefect_port: int = 4200
 

@@ -3,6 +3,7 @@ Prefect's test harness, and the HTTPS S3 endpoint."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import uuid
@@ -18,7 +19,13 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["COFFRE_HOME"] = str(_SESSION_HOME / "default")
 
-from tests.pki import softhsm_token, test_pki  # noqa: E402, F401
+from tests.pki import (  # noqa: E402
+    SoftHsmToken,
+    TestPki,
+    make_softhsm_token,
+    softhsm_token,  # noqa: F401
+    test_pki,  # noqa: F401
+)
 from tests.s3server import s3_server  # noqa: E402, F401
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -58,6 +65,41 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from _fresh_postgres_database()
 
 
+@pytest.fixture(scope="session")
+def session_token(
+    test_pki: TestPki,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SoftHsmToken]:
+    """One SoftHSM2 token with the test seal keys, for every capture of the session."""
+    with make_softhsm_token(tmp_path_factory.mktemp("hsm"), test_pki) as token:
+        yield token
+
+
+@pytest.fixture
+def seal_env(
+    test_pki: TestPki,  # noqa: F811
+    session_token: SoftHsmToken,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    """Coffre configured as in production: HSM through PKCS#11, a TSA over HTTP, with
+    OCSP and CRLs (the test PKI). Set in os.environ and returned for subprocesses."""
+    values = {
+        "COFFRE_SEAL_MODULE_PATH": session_token.module_path,
+        "COFFRE_SEAL_TOKEN_LABEL": session_token.token_label,
+        "COFFRE_SEAL_KEY_LABEL": session_token.key("seal-ec").key_label,
+        "COFFRE_SEAL_PIN": session_token.user_pin,
+        "COFFRE_TSA_URL": test_pki.tsa_url,
+        "COFFRE_TRUST_ROOT_PATHS": json.dumps([str(test_pki.root_cert_path)]),
+        "COFFRE_SEAL_CHAIN_PATHS": json.dumps([str(test_pki.intermediate_cert_path)]),
+        "COFFRE_SEAL_REVOCATION_MODE": "hard-fail",
+        "COFFRE_SEAL_RETRIES": "0",
+        "SOFTHSM2_CONF": str(session_token.conf_path),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
 def _use_home(monkeypatch: pytest.MonkeyPatch, home: Path, database_url: str | None) -> Path:
     from coffre.bootstrap import prepare_home
     from coffre.runtime import reset_runtime
@@ -73,7 +115,9 @@ def _use_home(monkeypatch: pytest.MonkeyPatch, home: Path, database_url: str | N
 
 
 @pytest.fixture
-def coffre_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def coffre_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seal_env: dict[str, str]
+) -> Iterator[Path]:
     """An embedded Coffre (SQLite, local objects) in a fresh folder."""
     from coffre.runtime import reset_runtime
 
@@ -83,7 +127,7 @@ def coffre_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 @pytest.fixture
 def coffre_home_any_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str, seal_env: dict[str, str]
 ) -> Iterator[Path]:
     """The same, once on SQLite and once on PostgreSQL."""
     from coffre.runtime import reset_runtime

@@ -30,7 +30,8 @@ def test_capture_flow_reports_one_outcome_per_file(organization, tmp_path: Path)
     outcomes = capture(org=organization.siren, paths=[good, empty, twice], source="cli")
     assert [o["file"] for o in outcomes] == [good, empty, twice]
     assert set(outcomes[0]) == {"file", "document_id", "status", "reason", "duplicate_of"}
-    assert outcomes[0]["status"] == "NORMALIZED" and outcomes[0]["duplicate_of"] is None
+    assert outcomes[0]["status"] == "SEALED", outcomes[0]["reason"]
+    assert outcomes[0]["duplicate_of"] is None
     assert outcomes[1]["status"] == "QUARANTINED" and "empty" in (outcomes[1]["reason"] or "")
     assert outcomes[2]["duplicate_of"] == outcomes[0]["document_id"]
 
@@ -43,7 +44,7 @@ def test_capture_folder(organization, tmp_path: Path) -> None:  # type: ignore[n
     _write(tmp_path / "drop", ".hidden", b"ignored")
     outcomes = capture_folder(org=organization.id, folder=str(tmp_path / "drop"))
     assert len(outcomes) == 3
-    assert {o["status"] for o in outcomes} == {"NORMALIZED"}
+    assert {o["status"] for o in outcomes} == {"SEALED"}
 
 
 def test_two_runs_racing_on_the_same_files_make_one_document_each(  # type: ignore[no-untyped-def]
@@ -68,7 +69,7 @@ def test_two_runs_racing_on_the_same_files_make_one_document_each(  # type: igno
     with session_scope() as session:
         stored = session.exec(select(Document)).all()
     assert len(stored) == 4
-    assert {d.status for d in stored} == {DocumentStatus.NORMALIZED}
+    assert {d.status for d in stored} == {DocumentStatus.SEALED}
     for first, second in zip(results[0], results[1], strict=True):
         assert first["document_id"] == second["document_id"]
 
@@ -79,4 +80,4 @@ def test_capture_bytes_flow(organization) -> None:  # type: ignore[no-untyped-de
     outcome = capture_bytes(
         org=organization.id, data=documents.receipt_jpeg(), filename="IMG_2001.jpg"
     )
-    assert outcome["status"] == "NORMALIZED"
+    assert outcome["status"] == "SEALED"

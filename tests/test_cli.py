@@ -46,7 +46,7 @@ def json_lines(output: str) -> list[dict[str, object]]:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(tmp_path: Path, seal_env: dict[str, str]) -> Path:
     return tmp_path / "var"
 
 
@@ -70,7 +70,7 @@ def test_capture_then_get_archive_and_original(home: Path, tmp_path: Path) -> No
     outcomes = json_lines(
         run(home, "capture", str(invoice), str(fake), "--org", "732829320", "--json").stdout
     )
-    assert [o["status"] for o in outcomes] == ["NORMALIZED", "QUARANTINED"]
+    assert [o["status"] for o in outcomes] == ["SEALED", "QUARANTINED"]
     assert "ZIP" in str(outcomes[1]["reason"])
     document_id = str(outcomes[0]["document_id"])
 
@@ -89,7 +89,7 @@ def test_capture_then_get_archive_and_original(home: Path, tmp_path: Path) -> No
             str(original),
         ).stdout
     )[0]
-    assert shown["status"] == "NORMALIZED"
+    assert shown["status"] == "SEALED"
     assert original.read_bytes() == invoice.read_bytes()
     assert archive.read_bytes().startswith(b"%PDF-")
     assert archive.read_bytes() != invoice.read_bytes()
@@ -152,7 +152,7 @@ def _count(home: Path) -> tuple[int, int]:
         with engine.connect() as conn:
             total = conn.execute(text("SELECT count(*) FROM document")).scalar_one()
             done = conn.execute(
-                text("SELECT count(*) FROM document WHERE status = 'NORMALIZED'")
+                text("SELECT count(*) FROM document WHERE status IN ('NORMALIZED', 'SEALED')")
             ).scalar_one()
     except Exception:  # noqa: BLE001 - the schema may not exist yet
         return 0, 0
@@ -182,10 +182,10 @@ def test_killed_in_the_middle_of_200_files_then_rerun(home: Path, tmp_path: Path
 
     outcomes = json_lines(run(home, "capture", *paths, "--org", "732829320", "--json").stdout)
     assert len(outcomes) == 200
-    assert {o["status"] for o in outcomes} == {"NORMALIZED"}
+    assert {o["status"] for o in outcomes} == {"SEALED"}
     assert len({o["document_id"] for o in outcomes}) == 200
     assert _count(home) == (200, 200)
     objects = [p for p in (home / "objects").rglob("*") if p.is_file()]
-    assert len(objects) == 200  # PDF/A kept as is: archive and original are one object
+    assert len(objects) == 400  # 200 originals (PDF/A kept as is) + 200 sealed copies
     assert json_lines(run(home, "audit", "verify", "--org", "732829320").stdout)[0]["ok"]
     print(f"killed with {done_at_kill} normalised of {total_at_kill} received")

@@ -35,6 +35,7 @@ def test_embedded_run_captures_the_inbox_and_stops_on_ctrl_c(tmp_path: Path) -> 
         **os.environ,
         "COFFRE_HOME": str(home),
         "COFFRE_PREFECT_PORT": str(_free_port()),
+        "COFFRE_TSA_PORT": str(_free_port()),
         "PREFECT_HOME": str(home / "prefect"),
     }
     env.pop("PREFECT_API_URL", None)
@@ -79,7 +80,7 @@ def test_embedded_run_captures_the_inbox_and_stops_on_ctrl_c(tmp_path: Path) -> 
 
 
 def _run_checks(env: dict[str, str], home: Path, org: dict[str, str], log: Path) -> None:
-    """Welcome printed; a file dropped in the inbox becomes a NORMALIZED document."""
+    """Welcome printed; a file dropped in the inbox becomes a SEALED document."""
     _wait_for(lambda: "Press Ctrl-C" in log.read_text(), 180, "the welcome")
     output = log.read_text()
     assert f"Prefect dashboard : http://127.0.0.1:{env['COFFRE_PREFECT_PORT']}" in output
@@ -99,5 +100,5 @@ def _run_checks(env: dict[str, str], home: Path, org: dict[str, str], log: Path)
     )
     documents_listed = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(d["filename"], d["status"], d["source"]) for d in documents_listed] == [
-        ("facture.pdf", "NORMALIZED", "inbox")
+        ("facture.pdf", "SEALED", "inbox")
     ]

@@ -5,13 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from coffre.flows.seal import seal_many
 from coffre.settings import get_settings
-from coffre.tasks.capture import CaptureOutcome, normalize_document, store_original
+from coffre.tasks.capture import (
+    CaptureOutcome,
+    normalize_document,
+    organisation_id,
+    refresh_outcomes,
+    store_original,
+)
 
 # Two cores: two conversions at a time, each with one OCR thread.
 _RUNNER = cast(
@@ -37,8 +44,23 @@ def _capture_paths(
     """Store every original first (fast), then normalise them on the bounded runner."""
     stored = [store_original.submit(org, path=path, source=source, kind=kind) for path in paths]
     # Prefect hands each store outcome to its normalize task once it is ready.
-    normalized = [normalize_document.submit(cast(Any, future), org) for future in stored]
-    return [future.result().to_json() for future in normalized]
+    return _finish(org, [normalize_document.submit(cast(Any, future), org) for future in stored])
+
+
+def _finish(
+    org: str, normalized: list[PrefectFuture[CaptureOutcome]]
+) -> list[dict[str, str | None]]:
+    """Seal what was normalised, in batches, and report every document's final state."""
+    outcomes = [future.result() for future in normalized]
+    to_seal = [o.document_id for o in outcomes if o.document_id and o.status == "NORMALIZED"]
+    if to_seal:
+        org_id = organisation_id(org)
+        if seal_many(org_id, to_seal):
+            get_run_logger().error(
+                "some documents could not be sealed; they stay NORMALIZED until seal-pending runs"
+            )
+        outcomes = refresh_outcomes(org_id, outcomes)
+    return [outcome.to_json() for outcome in outcomes]
 
 
 @flow(name="capture", task_runner=_RUNNER, log_prints=False)
@@ -62,9 +84,8 @@ def capture_bytes(
     org: str, data: bytes, filename: str, source: str = "api", kind: str | None = None
 ) -> dict[str, str | None]:
     """Capture one document given as bytes (in-process callers: the portal, the mail fetchers)."""
-    stored = store_original(org, data=data, filename=filename, source=source, kind=kind)
-    outcome: CaptureOutcome = normalize_document(stored, org)
-    return outcome.to_json()
+    stored = store_original.submit(org, data=data, filename=filename, source=source, kind=kind)
+    return _finish(org, [normalize_document.submit(cast(Any, stored), org)])[0]
 
 
 @flow(name="capture-folder", task_runner=_RUNNER)

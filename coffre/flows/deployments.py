@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import cast
 
 from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
 
 from coffre.flows.capture import capture, capture_folder
+from coffre.flows.seal import renew_timestamps, seal_pending
 
-DEPLOYMENT_NAMES = ("capture/capture", "capture-folder/capture-folder")
+DEPLOYMENT_NAMES = (
+    "capture/capture",
+    "capture-folder/capture-folder",
+    "seal-pending/seal-pending",
+    "renew-timestamps/renew-timestamps",
+)
+TIMEZONE = "Europe/Paris"
 
 
 def embedded_deployments() -> list[RunnerDeployment]:
@@ -27,6 +35,24 @@ def embedded_deployments() -> list[RunnerDeployment]:
                 name="capture-folder",
                 description="Capture every file of a folder.",
                 tags=["capture"],
+            ),
+        ),
+        cast(
+            RunnerDeployment,
+            seal_pending.to_deployment(
+                name="seal-pending",
+                description="Seal documents left NORMALIZED (HSM or TSA outages).",
+                schedule=Cron("*/10 * * * *", timezone=TIMEZONE),
+                tags=["seal"],
+            ),
+        ),
+        cast(
+            RunnerDeployment,
+            renew_timestamps.to_deployment(
+                name="renew-timestamps",
+                description="Add fresh archive timestamps before their certificates expire.",
+                schedule=Cron("15 3 * * *", timezone=TIMEZONE),
+                tags=["seal"],
             ),
         ),
     ]

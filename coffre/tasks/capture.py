@@ -268,3 +268,35 @@ def normalize_document(stored: CaptureOutcome, org: str) -> CaptureOutcome:
         reason=document.reason,
         duplicate_of=stored.duplicate_of,
     )
+
+
+@task(name="organisation", cache_policy=NO_CACHE)
+def organisation_id(org: str) -> str:
+    """The organisation's id from its id or SIREN."""
+    with session_scope(get_engine()) as session:
+        return find_organization(session, org).id
+
+
+@task(name="final-states", cache_policy=NO_CACHE)
+def refresh_outcomes(org_id: str, outcomes: list[CaptureOutcome]) -> list[CaptureOutcome]:
+    """Outcomes with each document's state as it is now (after sealing).
+
+    A document still NORMALIZED after its seal step carries the seal error as its reason.
+    """
+    refreshed = []
+    with session_scope(get_engine()) as session:
+        for outcome in outcomes:
+            if outcome.document_id is None:
+                refreshed.append(outcome)
+                continue
+            document = get_document(session, org_id, outcome.document_id)
+            refreshed.append(
+                CaptureOutcome(
+                    file=outcome.file,
+                    document_id=document.id,
+                    status=str(document.status),
+                    reason=document.reason or document.last_error,
+                    duplicate_of=outcome.duplicate_of,
+                )
+            )
+    return refreshed

@@ -183,8 +183,21 @@ def _digits(s: str) -> str:
     return s.replace("O", "0").replace("o", "0")
 
 
+# OCR reads the decimal comma of a right-aligned amount as "/": "69/55 €".
+_SLASH_AMOUNT_RE = re.compile(
+    r"(?<![\d.,/])(?P<int>\d{1,4})/(?P<frac>\d{2})(?=\s*(?:€|EUR\b|E\b)?\s*(?:[A-D]\b)?\s*$)", re.I
+)
+# ... or drops it altogether: "T.V.A. 20% 155" (VAT lines only).
+_CENTS_TAIL_RE = re.compile(r"(?<![\d.,])(\d{3,4})\s*(?:€|EUR)?\s*$", re.I)
+# An item line of a receipt: text, then a single price (and a VAT code).
+_PRICE_TAIL_RE = re.compile(r"^\s*(?:€|EUR\b|E\b)?\s*(?:[A-D]\b)?\s*$", re.I)
+
+
 def _amounts(fold: str) -> list[_Amount]:
     out = []
+    for m in _SLASH_AMOUNT_RE.finditer(fold):
+        value = Decimal(f"{m['int']}.{m['frac']}")
+        out.append(_Amount(m.start(), m.end(), value))
     for m in _AMOUNT_RE.finditer(fold):
         intpart = m["int"]
         seps = {c for c in intpart if c in " .,'"}
@@ -196,6 +209,7 @@ def _amounts(fold: str) -> list[_Amount]:
         except InvalidOperation:  # pragma: no cover - regex guarantees digits
             continue
         out.append(_Amount(m.start(), m.end(), -value if m["neg"] else value))
+    out.sort(key=lambda a: a.start)
     return out
 
 
@@ -465,7 +479,7 @@ def _value_below(
 
 def _extract_total(lines: list[_Line]) -> tuple[Decimal | None, int]:
     """Labelled total (and how many labelled amounts agree with it)."""
-    candidates: list[tuple[int, Decimal]] = []
+    candidates: list[tuple[int, Decimal, int]] = []  # (priority, amount, line)
     all_amounts: list[tuple[bool, Decimal]] = []
     per_line = [_amounts(line.fold) for line in lines]
     amount_only = [
@@ -484,9 +498,8 @@ def _extract_total(lines: list[_Line]) -> tuple[Decimal | None, int]:
                     continue
                 after = [a for a in per_line[i] if a.start >= m.end() and a.value >= 0]
                 if after:
-                    candidates.append(
-                        (prio, max(a.value for a in after) if generic else after[0].value)
-                    )
+                    best_after = max(a.value for a in after) if generic else after[0].value
+                    candidates.append((prio, best_after, i))
                     continue
                 if per_line[i] and any(a.start < m.start() for a in per_line[i]):
                     continue  # "12,50 TTC": amount is before, handled by its own label
@@ -505,13 +518,31 @@ def _extract_total(lines: list[_Line]) -> tuple[Decimal | None, int]:
                 else:
                     continue  # "NET A PAYER 27,/2": unreadable amount, do not guess
                 if value is not None and value >= 0:
-                    candidates.append((prio + 1 if generic else prio, value))
+                    candidates.append((prio + 1 if generic else prio, value, i))
     if candidates:
-        best_prio = min(p for p, _ in candidates)
-        if best_prio == 0 and any(p == 1 for p, _ in candidates) and deposit:
+        best_prio = min(p for p, _, _ in candidates)
+        if best_prio == 0 and any(p == 1 for p, _, _ in candidates) and deposit:
             best_prio = 1  # "Net à payer" is what remains after a deposit, not the TTC
-        best = max(v for p, v in candidates if p == best_prio)
-        return best, sum(v == best for _, v in candidates)
+        best = max(v for p, v, _ in candidates if p == best_prio)
+        rivals = {v for _, v, _ in candidates if v != best and _one_digit_off(v, best)}
+        if rivals:
+            # "TOTAL 126,55" but "CB 126,35": one of them is misread; the sum of
+            # the item lines above the first total decides.
+            first = min(i for _, _, i in candidates)
+            items = sum(
+                (
+                    per_line[k][0].value
+                    for k in range(first)
+                    if len(per_line[k]) == 1
+                    and _PRICE_TAIL_RE.match(lines[k].fold, per_line[k][0].end)
+                    and _LETTERS_RE.search(lines[k].fold)
+                    and not _RATE_RE.search(lines[k].fold)
+                ),
+                Decimal(0),
+            )
+            if items in rivals:
+                best = items
+        return best, sum(v == best for _, v, _ in candidates)
     with_currency = [v for cur, v in all_amounts if cur and v > 0]
     if with_currency:
         return max(with_currency), 0
@@ -718,6 +749,10 @@ def _vat_from_line(fold: str, in_table: bool) -> list[VatLine]:
             stop = rates[idx + 1][0] if idx + 1 < len(rates) else len(fold)
             seg = [a for a in amounts if r_end <= a.start < stop]
         value = _pick_vat(rate, seg, r_end, kw, table_row)
+        if value is None and kw and not amounts and len(rates) == 1:
+            cents = _CENTS_TAIL_RE.search(fold, r_end)
+            if cents:
+                value = Decimal(cents.group(1)) / 100
         if value is not None:
             out.append(VatLine(rate, value))
     return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -102,9 +101,14 @@ class CheckedTimeStamper(HTTPTimeStamper):
 
 def _open_session(config: SealConfig) -> pkcs11.Session:
     """Open a user session on the token, turning PKCS#11 failures into words."""
-    os.environ.update(config.environment)
+    conf = config.environment.get("SOFTHSM2_CONF")
     try:
-        library = pkcs11.lib(config.module_path)
+        if conf:
+            from coffre.tasks.softhsm import load_pkcs11
+
+            library = load_pkcs11(config.module_path, Path(conf))
+        else:
+            library = pkcs11.lib(config.module_path)
     except (OSError, RuntimeError, pkcs11_errors.PKCS11Error) as error:
         raise SealError(
             f"the HSM is unavailable: cannot load the PKCS#11 module {config.module_path}"
@@ -117,6 +121,10 @@ def _open_session(config: SealConfig) -> pkcs11.Session:
         raise SealError("the HSM does not answer") from error
     try:
         return token.open(user_pin=config.pin.get_secret_value())
+    except pkcs11_errors.UserAlreadyLoggedIn:
+        # PKCS#11 logins are per process: another batch of this process is logged in,
+        # and a new session shares that login.
+        return token.open()
     except (pkcs11_errors.PinIncorrect, pkcs11_errors.PinLenRange) as error:
         raise SealError("the HSM refused the PIN") from error
     except pkcs11_errors.PinLocked as error:
@@ -246,6 +254,35 @@ def _stamp_style() -> Any:
 
 def _visible_field() -> fields.SigFieldSpec:
     return fields.SigFieldSpec(sig_field_name=SEAL_FIELD, on_page=0, box=(20, 20, 260, 62))
+
+
+def renew_archive_timestamp(config: SealConfig, pdf: bytes) -> SealResult:
+    """Add a fresh document timestamp with new validation data (PAdES B-LTA renewal).
+
+    pyHanko validates the newest timestamp of the chain first, so a chain that is
+    already broken is reported rather than papered over.
+    """
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from coffre.tasks.verify import newest_timestamp_expiry, signing_time
+
+    output = io.BytesIO()
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        signers.PdfTimeStamper(
+            CheckedTimeStamper(config.tsa_url, timeout=30)
+        ).update_archival_timestamp_chain(
+            reader, validation_context(config), in_place=False, output=output
+        )
+    except TimestampRequestError as error:
+        raise SealError(f"the timestamp authority failed: {error}") from error
+    renewed = output.getvalue()
+    return SealResult(
+        data=renewed,
+        level=SealLevel.B_LTA,
+        signed_at=signing_time(renewed),
+        timestamp_expires_at=newest_timestamp_expiry(renewed),
+    )
 
 
 def seal_bytes(config: SealConfig, pdf: bytes) -> SealResult:
