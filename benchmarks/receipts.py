@@ -355,7 +355,8 @@ class RenderSettings:
 
 RENDER = RenderSettings()
 
-# A receipt is a list of rows; cells are right-aligned at a fraction of the width.
+# A receipt is a list of rows: (kind, text, ...) with kind in "title", "center",
+# "left", "lr" (label + right-aligned amount), "lr2" (same, bold), "sep", "cols".
 _Row = tuple[str, ...]
 
 
@@ -782,7 +783,8 @@ def _invoice(rng: random.Random, index: int) -> tuple[_Page, ExtractedFields]:
     )
     siret_txt = _group_siret(siret) if layout != 2 else siret
     p.text(left, 119, f"SIRET : {siret_txt}")
-    p.text(left, 132, f"TVA intracom. : FR{rng.randint(10, 99)} {siret[:9]}")
+    vat_key = (12 + 3 * (int(siret[:9]) % 97)) % 97
+    p.text(left, 132, f"TVA intracom. : FR{vat_key:02d} {siret[:9]}")
 
     meta_x = 360.0
     if layout == 0:

@@ -200,6 +200,44 @@ def audit_verify(org: OrgOption) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def verify(
+    file: Path,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+    trust_root: Annotated[
+        list[Path] | None,
+        typer.Option(help="A trusted root (PEM); default: this instance's seal and TSA roots."),
+    ] = None,
+) -> None:
+    """Check a sealed PDF: exit 0 when the seal is intact, covers the file, chains to a
+    trusted root and carries a valid timestamp; exit 1 with the reason otherwise."""
+    from coffre.settings import get_settings
+    from coffre.tasks.pki import load_certificates
+    from coffre.tasks.sealing import seal_config
+    from coffre.tasks.verify import verify_pdf
+
+    if not file.is_file():
+        _fail(f"no such file: {file}", 2)
+    settings = get_settings()
+    roots = trust_root or list(seal_config(settings).trust_root_paths)
+    report = verify_pdf(
+        file.read_bytes(),
+        load_certificates(roots),
+        revocation_mode=settings.seal_revocation_mode,
+    )
+    if as_json:
+        _print_json(report.to_json())
+    elif report.ok:
+        typer.echo(
+            f"valid seal ({report.level}) by {report.signer}, sealed {report.signing_time}, "
+            f"timestamp {report.timestamp_time}"
+        )
+    else:
+        typer.echo("NOT VALID: " + "; ".join(report.reasons))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

@@ -518,6 +518,12 @@ def test_dates(text: str, expected: datetime.date | None) -> None:
         ("CB 4,20 EUR", "4.20"),
         ("Total TTC 50,00\nBon de réduction -5,00\nNet à payer 45,00", "45.00"),
         ("TOTAL TTC\n27,45 EUR", "27.45"),
+        ("MONTANT TTC 69/55 €", "69.55"),  # comma read as "/"
+        # TOTAL and CB disagree by one digit: the items decide.
+        ("PAIN 1,20\nCAFE 2,30\nTOTAL TTC 3,80\nCB 3,50", "3.50"),
+        ("PAIN 1,20\nCAFE 2,60\nTOTAL TTC 3,80\nCB 3,50", "3.80"),
+        # After a deposit, "net à payer" is not the invoice total.
+        ("Total TTC 1 000,00\nAcompte versé -300,00\nNet à payer 700,00", "1000.00"),
         ("rien a payer ici", None),
     ],
 )
@@ -541,6 +547,10 @@ def test_totals(text: str, expected: str | None) -> None:
         ("TVA 20 % sur 16,67 : 3,33", [("20", "3.33")]),
         ("IVA 20% 1,50", [("20", "1.50")]),  # tesseract's "TVA"
         ("TVA 5,52 0,72", [("5.5", "0.72")]),  # "%" read as a "2"
+        ("T.V.A. 20% 155", [("20", "1.55")]),  # decimal comma lost
+        ("eV eA= 5,5% 0,41", [("5.5", "0.41")]),  # label is OCR debris
+        ("A 5,50% 29,62 1,65 31,25", [("5.5", "1.63")]),  # HT + TVA = TTC wins
+        ("TVA TAUX HT TVA TTC\nA 20,00% 25,66 513 30,79", [("20", "5.13")]),  # TTC - HT
         # Single-rate documents that print only the VAT total: rate inferred.
         ("Total HT 100,00\nTotal TVA 20,00\nTotal TTC 120,00", [("20", "20.00")]),
         # Not VAT lines: other percentages, identification numbers, foreign rates.

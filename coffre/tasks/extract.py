@@ -190,7 +190,7 @@ _SLASH_AMOUNT_RE = re.compile(
 # ... or drops it altogether: "T.V.A. 20% 155" (VAT lines only).
 _CENTS_TAIL_RE = re.compile(r"(?<![\d.,])(\d{3,4})\s*(?:€|EUR)?\s*$", re.I)
 # An item line of a receipt: text, then a single price (and a VAT code).
-_PRICE_TAIL_RE = re.compile(r"^\s*(?:€|EUR\b|E\b)?\s*(?:[A-D]\b)?\s*$", re.I)
+_PRICE_TAIL_RE = re.compile(r"\s*(?:€|EUR\b|E\b)?\s*(?:[A-D]\b)?\s*$", re.I)  # use with .match
 
 
 def _amounts(fold: str) -> list[_Amount]:
@@ -293,6 +293,8 @@ _DATE_LABELS: tuple[tuple[int, re.Pattern[str]], ...] = (
     ),
 )
 _DATE_LABEL_REACH = 60
+_CELL_RE = re.compile(r"\S+(?: \S+)*")
+_NON_DIGIT_RE = re.compile(r"\D")
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,7 @@ def _day(s: str) -> int:
     s = s.lower()
     if s in ("1er", "ler", "1re", "1st"):
         return 1
-    return int(re.sub(r"\D", "", _digits(s)) or 0)
+    return int(_NON_DIGIT_RE.sub("", _digits(s)) or 0)
 
 
 def _dates(fold: str) -> list[_DateHit]:
@@ -364,7 +366,7 @@ def _label_score(fold: str, before: int) -> int | None:
 def _column_label_score(fold: str, start: int, end: int) -> int | None:
     """Score of the header cell above a value in a layout table ("Date    Échéance")."""
     best: tuple[int, float, re.Match[str]] | None = None
-    for cell in re.finditer(r"\S+(?: \S+)*", fold):
+    for cell in _CELL_RE.finditer(fold):
         overlap = min(end, cell.end()) - max(start, cell.start())
         dist = abs((cell.start() + cell.end()) / 2 - (start + end) / 2)
         if overlap <= 0 and dist > 12 + (cell.end() - cell.start()) / 2:
@@ -583,6 +585,7 @@ _HT_TOTAL_RE = re.compile(
     re.I,
 )
 _TABLE_REACH = 8
+_TAUX_RE = re.compile(r"\bTAUX\b", re.I)
 
 
 def _canonical_rate(raw: str) -> Decimal | None:
@@ -772,7 +775,7 @@ def _extract_vat(lines: list[_Line], total: Decimal | None) -> tuple[VatLine, ..
         amounts = _amounts(fold)
         if (
             not amounts
-            and (_VAT_KW_RE.search(fold) or re.search(r"\bTAUX\b", fold, re.I))
+            and (_VAT_KW_RE.search(fold) or _TAUX_RE.search(fold))
             and _VAT_HEADER_COL_RE.search(fold)
         ):
             last_header = nonempty
@@ -816,12 +819,12 @@ def _extract_siret(lines: list[_Line]) -> str | None:
             tail = line.fold[m.end() : m.end() + 24].translate(_OCR_DIGITS)
             found = _SIRET_LOOSE_RE.match(tail)
             if found:
-                digits = re.sub(r"\D", "", found.group(1))
+                digits = _NON_DIGIT_RE.sub("", found.group(1))
                 if _siret.is_valid(digits):
                     return digits
     for line in lines:
         for m in _SIRET_STRICT_RE.finditer(line.fold):
-            digits = re.sub(r"\D", "", m.group(1))
+            digits = _NON_DIGIT_RE.sub("", m.group(1))
             if _siret.is_valid(digits):
                 return digits
     return None
@@ -844,6 +847,7 @@ _INVNUM_RE = re.compile(
 _NO_LINE_RE = re.compile(
     rf"^\s*{_NO}\s*[:.\-]?\s*(?P<num>[A-Z0-9](?:[A-Z0-9\-/_.]*[A-Z0-9])?)(?![\w])", re.I
 )
+_GAP_END_RE = re.compile(r"\s{3,}$")
 _INVNUM_WORD_RE = re.compile(r"(?<![\w])[A-Z0-9](?:[A-Z0-9\-/_.]*[A-Z0-9])?(?![\w])", re.I)
 
 
@@ -862,7 +866,7 @@ def _extract_invoice_number(lines: list[_Line]) -> str | None:
             token = m["num"]
             if _valid_invnum(token):
                 return line.text[m.start("num") : m.end("num")]
-            if token and not re.search(r"\s{3,}$", line.fold[m.start() : m.start("num")]):
+            if token and not _GAP_END_RE.search(line.fold, m.start(), m.start("num")):
                 continue
             # Column header ("Facture n°     Date") with the value on the next line.
             center = (m.start() + m.end()) / 2
@@ -927,13 +931,16 @@ _LEGAL_CUT_RE = re.compile(
     r"\bTVA\b|\bimmatricul).*$",
     re.I,
 )
-_SEGMENT_SPLIT_RE = re.compile(r"\s{3,}")
+# A layout cell: words separated by at most two spaces.
+_SEGMENT_RE = re.compile(r"\S+(?:\s{1,2}\S+)*")
+_SPACES_RE = re.compile(r"\s+")
+_WORD3_RE = re.compile(r"[^\W\d_]{3,}")
 _STRIP_CHARS = " \t*-=_|:.,#~'\"<>()[]{}"
 _SUPPLIER_SCAN = 15
 
 
 def _clean_name(s: str) -> str:
-    return re.sub(r"\s+", " ", s).strip(_STRIP_CHARS)
+    return _SPACES_RE.sub(" ", s).strip(_STRIP_CHARS)
 
 
 def _looks_like_name(text: str, fold: str) -> bool:
@@ -946,7 +953,7 @@ def _looks_like_name(text: str, fold: str) -> bool:
     if _amounts(fold) or _dates(fold):
         return False
     # A word of 3+ letters, so that OCR debris ("Il | ii") is not a name.
-    return bool(re.search(r"[^\W\d_]{3,}", text))
+    return bool(_WORD3_RE.search(text))
 
 
 def _extract_supplier(lines: list[_Line]) -> str | None:
@@ -957,7 +964,7 @@ def _extract_supplier(lines: list[_Line]) -> str | None:
         seen += 1
         if seen > _SUPPLIER_SCAN:
             break
-        for m in re.finditer(r"\S+(?:\s{1,2}\S+)*", line.text):
+        for m in _SEGMENT_RE.finditer(line.text):
             seg, fseg = m.group(), line.fold[m.start() : m.end()]
             welcome = _WELCOME_RE.match(fseg) or _SUPPLIER_FIELD_RE.match(fseg)
             if welcome:
@@ -970,7 +977,7 @@ def _extract_supplier(lines: list[_Line]) -> str | None:
                 return _clean_name(seg)
     # Nothing usable at the top (logo only, OCR debris): the legal mention.
     for line in lines:
-        for seg_m in re.finditer(r"\S+(?:\s{1,2}\S+)*", line.text):
+        for seg_m in _SEGMENT_RE.finditer(line.text):
             seg = seg_m.group()
             form = _LEGAL_FORM_RE.search(seg)
             if not form:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -99,7 +100,16 @@ class CheckedTimeStamper(HTTPTimeStamper):
             raise TimestampRequestError(f"unreadable answer from the TSA ({error})") from error
 
 
+_SESSIONS_LOCK = threading.Lock()
+
+
 def _open_session(config: SealConfig) -> pkcs11.Session:
+    """Open a user session on the token (serialised: module set-up is not thread-safe)."""
+    with _SESSIONS_LOCK:
+        return _open_session_unlocked(config)
+
+
+def _open_session_unlocked(config: SealConfig) -> pkcs11.Session:
     """Open a user session on the token, turning PKCS#11 failures into words."""
     conf = config.environment.get("SOFTHSM2_CONF")
     try:
@@ -122,8 +132,8 @@ def _open_session(config: SealConfig) -> pkcs11.Session:
     try:
         return token.open(user_pin=config.pin.get_secret_value())
     except pkcs11_errors.UserAlreadyLoggedIn:
-        # PKCS#11 logins are per process: another batch of this process is logged in,
-        # and a new session shares that login.
+        # PKCS#11 logins belong to the process: while another batch of this process holds
+        # a session, a new session shares its login (and the PIN is not checked again).
         return token.open()
     except (pkcs11_errors.PinIncorrect, pkcs11_errors.PinLenRange) as error:
         raise SealError("the HSM refused the PIN") from error
@@ -152,6 +162,12 @@ class Sealer:
         self._validation_context: ValidationContext | None = None
 
     def __enter__(self) -> Sealer:
+        if self._session is None:
+            self.open()
+        return self
+
+    def open(self) -> None:
+        """Open the HSM session and prepare the signer (SealError when the HSM fails)."""
         config = self.config
         self._session = _open_session(config)
         try:
@@ -171,7 +187,6 @@ class Sealer:
         except BaseException:
             self.close()
             raise
-        return self
 
     def __exit__(
         self,
@@ -183,7 +198,7 @@ class Sealer:
 
     def close(self) -> None:
         if self._session is not None:
-            with contextlib.suppress(pkcs11_errors.PKCS11Error):
+            with _SESSIONS_LOCK, contextlib.suppress(pkcs11_errors.PKCS11Error):
                 self._session.close()
             self._session = None
 

@@ -119,8 +119,9 @@ def seal_documents_fn(
                 outcomes.append(SealOutcome(document.id, str(document.status)))
     if not pending:
         return outcomes
+    sealer = Sealer(config)
     try:
-        sealer = Sealer(config).__enter__()
+        sealer.open()
     except SealError as error:
         _record_error(org_id, [d.id for d in pending], str(error))
         raise

@@ -100,7 +100,24 @@ def verify_pdf(
     revocation_mode: Literal["soft-fail", "hard-fail", "require"] = "soft-fail",
     other_certs: list[asn1_x509.Certificate] | None = None,
 ) -> VerifyReport:
-    """Check the newest seal of a PDF: integrity, coverage, trust, timestamp."""
+    """Check the newest seal of a PDF: integrity, coverage, trust, timestamp.
+
+    Any file, however damaged, gets a report rather than an exception.
+    """
+    try:
+        return _verify(data, trust_roots, revocation_mode, other_certs)
+    except Exception as error:  # noqa: BLE001 - a damaged file is a verdict, not a crash
+        return VerifyReport(
+            False, [f"the file cannot be read as a sealed PDF ({type(error).__name__}: {error})"]
+        )
+
+
+def _verify(
+    data: bytes,
+    trust_roots: list[asn1_x509.Certificate],
+    revocation_mode: Literal["soft-fail", "hard-fail", "require"],
+    other_certs: list[asn1_x509.Certificate] | None,
+) -> VerifyReport:
     try:
         reader = _reader(data)
         signatures = reader.embedded_regular_signatures
