@@ -7,7 +7,8 @@ then, with the same parallelism (COFFRE_CAPTURE_CONCURRENCY, 2 by default):
   exact ocrmypdf command Coffre runs (and, for a PDF whose fonts are not embedded, the
   Ghostscript rewrite that PDF/A needs first), writing to a scratch folder;
 - Coffre: the `capture` flow under a Prefect API, with originals and archive copies
-  encrypted into the vault, the store, the audit journal and field extraction.
+  encrypted into the vault, the store, the audit journal, field extraction, and the
+  seal (PAdES B-LTA on the embedded SoftHSM2 key, local TSA).
 
 Prints both throughputs, their ratio (goal ≥ 0.9), the field-extraction accuracy on the
 receipts and invoices against their ground truth (goal ≥ 95 %), and peak memory.
@@ -31,6 +32,7 @@ os.environ.setdefault("COFFRE_HOME", str(WORK / "home"))
 os.environ.setdefault("PREFECT_HOME", str(WORK / "prefect"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("COFFRE_TSA_PORT", "4319")
 
 from benchmarks.receipts import GeneratedDoc, invoice_pdfs, receipt_images  # noqa: E402
 from coffre.tasks.extract import ExtractedFields  # noqa: E402
@@ -73,8 +75,20 @@ def run_coffre(paths: list[Path]) -> tuple[float, list[dict[str, str | None]]]:
     from coffre.bootstrap import prepare_home
     from coffre.flows.capture import capture
     from coffre.models import Organization, session_scope
+    from coffre.settings import get_settings
+    from coffre.tasks.embedded_seal import prepare_embedded_seal
+    from coffre.tasks.tsa import serve_tsa
 
     prepare_home()
+    settings = get_settings()
+    embedded = prepare_embedded_seal(settings.resolved_home, settings.seal_organisation)
+    tsa = serve_tsa(
+        "127.0.0.1",
+        settings.tsa_port,
+        embedded.tsa_cert_path,
+        embedded.tsa_key_path,
+        embedded.trust_root_paths[0],
+    )
     org = Organization(name="Bench SARL", siren="732829320")
     with session_scope() as session:
         session.add(org)
@@ -83,6 +97,7 @@ def run_coffre(paths: list[Path]) -> tuple[float, list[dict[str, str | None]]]:
         start = time.perf_counter()
         outcomes = capture(org=org.id, paths=[str(p) for p in paths[1:]], source="cli")
         elapsed = time.perf_counter() - start
+    tsa.stop()
     return elapsed, outcomes
 
 

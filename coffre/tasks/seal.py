@@ -19,6 +19,8 @@ from types import TracebackType
 from typing import Any, Literal
 
 import pkcs11
+import requests
+from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pkcs11 import exceptions as pkcs11_errors
@@ -27,13 +29,16 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.pkcs11 import PKCS11Signer
-from pyhanko.sign.timestamps import HTTPTimeStamper
-from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError, set_tsp_headers
 from pyhanko_certvalidator import ValidationContext
 
 from coffre.tasks.pki import load_certificates
 
 SEAL_FIELD = "CoffreSeal"
+# Room for the CMS signature: certificates, signature, the timestamp token with the
+# TSA's chain. pyHanko fails loudly (never silently truncates) if it is too small.
+SIGNATURE_BYTES = 24 * 1024  # hexadecimal digits: room for 12 KiB of DER
 STAMP_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
@@ -88,19 +93,67 @@ def validation_context(config: SealConfig, **kwargs: Any) -> ValidationContext:
     )
 
 
-class CheckedTimeStamper(HTTPTimeStamper):
-    """A TSA client for which an unparseable answer is a TSA failure, not a crash."""
+class CheckedTimeStamper(TimeStamper):
+    """An RFC 3161 client over one kept-alive HTTP session (requests).
+
+    pyHanko's aiohttp client opens a new session, and a new TLS context, per request,
+    which costs more than the signature itself. An unparseable answer is reported as a
+    TSA failure, not a crash. The tokens obtained are kept, so that the seal's time and
+    the expiry of the newest timestamp's certificate are known without re-reading the
+    sealed file.
+    """
+
+    def __init__(self, url: str, timeout: int = 30) -> None:
+        super().__init__()
+        self.url = url
+        self.timeout = timeout
+        self.http = requests.Session()
+        self.tokens: list[cms.ContentInfo] = []
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        try:
+            response = self.http.post(
+                self.url,
+                data=req.dump(),
+                headers=set_tsp_headers({}),
+                timeout=self.timeout,
+            )
+        except requests.RequestException as error:
+            raise TimestampRequestError(f"cannot reach {self.url} ({error})") from error
+        if response.headers.get("Content-Type") != "application/timestamp-reply":
+            raise TimestampRequestError(
+                f"answer of HTTP status {response.status_code} is not a timestamp reply"
+            )
+        return tsp.TimeStampResp.load(response.content)
 
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> Any:
         try:
-            return await super().async_timestamp(message_digest, md_algorithm)
+            token = await super().async_timestamp(message_digest, md_algorithm)
         except TimestampRequestError:
             raise
         except (ValueError, KeyError, TypeError) as error:
             raise TimestampRequestError(f"unreadable answer from the TSA ({error})") from error
+        self.tokens.append(token)
+        return token
 
 
-_SESSIONS_LOCK = threading.Lock()
+def token_time(token: cms.ContentInfo) -> datetime:
+    gen_time: datetime = token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
+    return gen_time
+
+
+def token_certificate_expiry(token: cms.ContentInfo) -> datetime | None:
+    """When the certificate of the TSA that signed this token expires."""
+    from coffre.tasks.verify import tsa_certificate
+
+    certificate = tsa_certificate(token["content"])
+    return certificate.not_valid_after if certificate is not None else None
+
+
+# PKCS#11 modules are initialised here without OS locking: one thread at a time talks to
+# the HSM in a process. Parallel sealing comes from several workers, bounded by the HSM's
+# Prefect concurrency limit.
+_SESSIONS_LOCK = threading.RLock()
 
 
 def _open_session(config: SealConfig) -> pkcs11.Session:
@@ -168,6 +221,10 @@ class Sealer:
 
     def open(self) -> None:
         """Open the HSM session and prepare the signer (SealError when the HSM fails)."""
+        with _SESSIONS_LOCK:
+            self._open_locked()
+
+    def _open_locked(self) -> None:
         config = self.config
         self._session = _open_session(config)
         try:
@@ -209,6 +266,10 @@ class Sealer:
 
     def seal(self, pdf: bytes, *, visible_stamp: bool | None = None) -> SealResult:
         """Seal one PDF; raise SealError for HSM or TSA trouble, ValueError for a bad PDF."""
+        with _SESSIONS_LOCK:  # pyHanko reaches the token lazily, anywhere in here
+            return self._seal_locked(pdf, visible_stamp)
+
+    def _seal_locked(self, pdf: bytes, visible_stamp: bool | None) -> SealResult:
         assert self._signer is not None, "use the Sealer as a context manager"
         level = self.config.level
         if self._validation_context is None and level != SealLevel.B_T:
@@ -230,9 +291,19 @@ class Sealer:
             new_field_spec=_visible_field() if stamp else None,
         )
         output = io.BytesIO()
+        self._timestamper.tokens.clear()
         try:
             writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-            pdf_signer.sign_pdf(writer, output=output)
+            try:
+                # A fixed reservation spares pyHanko a dry-run signature per document.
+                pdf_signer.sign_pdf(writer, output=output, bytes_reserved=SIGNATURE_BYTES)
+            except SigningError as error:
+                if "larger than expected" not in str(error):
+                    raise
+                # An unusually long certificate chain: let pyHanko size it.
+                output = io.BytesIO()
+                writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+                pdf_signer.sign_pdf(writer, output=output)
         except TimestampRequestError as error:
             raise SealError(f"the timestamp authority failed: {error}") from error
         except pkcs11_errors.PKCS11Error as error:
@@ -242,14 +313,13 @@ class Sealer:
             if isinstance(cause, (TimestampRequestError, OSError)):
                 raise SealError(f"the timestamp authority failed: {cause}") from error
             raise SealError(f"signing failed: {error}") from error
-        sealed = output.getvalue()
-        from coffre.tasks.verify import newest_timestamp_expiry, signing_time
-
+        tokens = self._timestamper.tokens
+        signature_token = tokens[-2] if level == SealLevel.B_LTA else tokens[-1]
         return SealResult(
-            data=sealed,
+            data=output.getvalue(),
             level=level,
-            signed_at=signing_time(sealed),
-            timestamp_expires_at=newest_timestamp_expiry(sealed),
+            signed_at=token_time(signature_token),
+            timestamp_expires_at=token_certificate_expiry(tokens[-1]),
         )
 
 

@@ -56,7 +56,7 @@ def _signature_timestamp(sig: EmbeddedPdfSignature) -> cms.SignedData | None:
     return None
 
 
-def _tsa_certificate(signed_data: cms.SignedData) -> asn1_x509.Certificate | None:
+def tsa_certificate(signed_data: cms.SignedData) -> asn1_x509.Certificate | None:
     for choice in signed_data["certificates"] or []:
         certificate = choice.chosen
         usage = certificate.extended_key_usage_value
@@ -89,7 +89,7 @@ def newest_timestamp_expiry(data: bytes) -> datetime | None:
         tokens = [token] if token is not None else []
     if not tokens:
         return None
-    certificate = _tsa_certificate(tokens[-1])
+    certificate = tsa_certificate(tokens[-1])
     return certificate.not_valid_after if certificate is not None else None
 
 
