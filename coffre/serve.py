@@ -187,8 +187,13 @@ def _start_local_tsa(settings: Settings, logs: Path) -> subprocess.Popen[bytes] 
 
 
 def _ensure_concurrency_limits(settings: Settings) -> None:
-    """The HSM's global concurrency limit, which bounds parallel signing across workers."""
+    """The HSM's global concurrency limit (bounds parallel signing across workers), and
+    Coffre's block types, so that operators find them in the dashboard."""
     from prefect import get_client
+
+    from coffre.blocks.seal import SealHsm
+
+    SealHsm.register_type_and_schema()
 
     with get_client(sync_client=True) as client:
         client.upsert_global_concurrency_limit_by_name(
