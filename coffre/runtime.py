@@ -9,19 +9,46 @@ from sqlalchemy.engine import Engine
 from coffre.models.db import engine_for
 from coffre.settings import Settings, get_settings
 from coffre.tasks.crypto import KeyRing, load_or_create_master_key
-from coffre.tasks.storage import open_object_store
+from coffre.tasks.storage import ObjectStore, open_object_store
 from coffre.tasks.vault import Vault
 
 
 @lru_cache(maxsize=1)
 def get_vault() -> Vault:
     settings = get_settings()
-    secret = settings.master_key.get_secret_value() if settings.master_key else None
     keyring = KeyRing(
-        load_or_create_master_key(secret, settings.master_key_path),
+        load_or_create_master_key(_master_key_value(settings), settings.master_key_path),
         engine_for(settings.keys_url),
     )
-    return Vault(open_object_store(settings), keyring, settings.retention_years)
+    return Vault(_object_store(settings), keyring, settings.retention_years)
+
+
+def _master_key_value(settings: Settings) -> str | None:
+    """Production: a MasterKey block; else COFFRE_MASTER_KEY; else a file under home."""
+    if settings.master_key_block:
+        from coffre.blocks.storage import MasterKey
+
+        block = MasterKey.load(settings.master_key_block)
+        assert isinstance(block, MasterKey)
+        return block.value.get_secret_value()
+    return settings.master_key.get_secret_value() if settings.master_key else None
+
+
+def _object_store(settings: Settings) -> ObjectStore:
+    """Production: an ObjectStorage block; else the COFFRE_OBJECTS_* / COFFRE_S3_* values."""
+    if not settings.storage_block:
+        return open_object_store(settings)
+    from coffre.blocks.storage import ObjectStorage
+
+    block = ObjectStorage.load(settings.storage_block)
+    assert isinstance(block, ObjectStorage)
+    ca_path = None
+    if block.ca_bundle_pem:
+        path = settings.resolved_home / "pki" / "storage-ca.pem"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(block.ca_bundle_pem)
+        ca_path = str(path)
+    return block.open(ca_path)
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

@@ -192,8 +192,10 @@ def _ensure_concurrency_limits(settings: Settings) -> None:
     from prefect import get_client
 
     from coffre.blocks.seal import SealHsm
+    from coffre.blocks.storage import MasterKey, ObjectStorage
 
-    SealHsm.register_type_and_schema()
+    for block_type in (SealHsm, ObjectStorage, MasterKey):
+        block_type.register_type_and_schema()
 
     with get_client(sync_client=True) as client:
         client.upsert_global_concurrency_limit_by_name(

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default=None, description="Base64 of the 32-byte master key; default: a file under home."
     )
 
+    storage_block: str | None = Field(
+        default=None, description="Name of an ObjectStorage block (S3); overrides the s3_* values."
+    )
+    master_key_block: str | None = Field(
+        default=None, description="Name of a MasterKey block; overrides master_key."
+    )
     objects_backend: Literal["local", "s3"] = "local"
     objects_dir: Path | None = None
     s3_endpoint: str = "localhost:9000"
