@@ -54,7 +54,7 @@ def normalize(data: bytes, sniffed: Sniffed, limits: NormalizeLimits, workdir: P
         folder = Path(scratch)
         if sniffed.family == "image":
             pdf_bytes = image_to_pdf(data, limits.max_image_pixels, limits.max_pages)
-            return _convert(pdf_bytes, folder, limits, notes=[])
+            return _convert(pdf_bytes, folder, limits, notes=[], ocr_text=True)
         return _normalize_pdf(data, folder, limits)
 
 
@@ -134,17 +134,24 @@ def _convert(
     notes: list[str],
     *,
     embed_first: bool = False,
+    ocr_text: bool = False,
 ) -> Normalized:
-    """ocrmypdf to PDF/A-2b; fonts are embedded first when PDF/A needs it."""
+    """ocrmypdf to PDF/A-2b; fonts are embedded first when PDF/A needs it.
+
+    For scans (``ocr_text``), the text is Tesseract's own reading order (the sidecar),
+    which keeps a receipt's label and amount on one line better than re-extracting the
+    invisible text layer does.
+    """
     source = folder / "input.pdf"
     target = folder / "archive.pdf"
+    sidecar = folder / "ocr.txt" if ocr_text else None
     source.write_bytes(pdf_bytes)
     if embed_first:
         source = _embed_fonts_checked(source, folder, limits)
         notes = [*notes, "fonts embedded for PDF/A"]
     try:
         notes = notes + ocr.to_pdfa(
-            source, target, languages=limits.languages, timeout=limits.timeout
+            source, target, languages=limits.languages, timeout=limits.timeout, sidecar=sidecar
         )
     except ocr.PdfaNotConfirmed:
         if embed_first:
@@ -153,6 +160,9 @@ def _convert(
                 "This PDF could not be converted to PDF/A. Its original is kept.",
             ) from None
         # Something the font scan did not see: embed everything and try once more.
-        return _convert(pdf_bytes, folder, limits, notes, embed_first=True)
+        return _convert(pdf_bytes, folder, limits, notes, embed_first=True, ocr_text=ocr_text)
     pages = ocr.pdf_text_by_page(target)
-    return Normalized(target.read_bytes(), "\n\f".join(pages), len(pages), notes)
+    text = "\n\f".join(pages)
+    if sidecar is not None and sidecar.exists():
+        text = sidecar.read_text(encoding="utf-8", errors="replace")
+    return Normalized(target.read_bytes(), text, len(pages), notes)

@@ -20,8 +20,15 @@ _INPUT_ERRORS = {
 }
 
 
-def ocrmypdf_command(source: Path, target: Path, languages: str) -> list[str]:
+def ocrmypdf_command(
+    source: Path, target: Path, languages: str, sidecar: Path | None = None
+) -> list[str]:
     """The exact command Coffre runs, shared with the benchmark's baseline."""
+    extra = ["--sidecar", str(sidecar)] if sidecar is not None else []
+    return [*_base_command(languages), *extra, str(source), str(target)]
+
+
+def _base_command(languages: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -42,8 +49,6 @@ def ocrmypdf_command(source: Path, target: Path, languages: str) -> list[str]:
         "--rotate-pages",
         "--jobs",
         "1",
-        str(source),
-        str(target),
     ]
 
 
@@ -57,7 +62,9 @@ def ocr_environment() -> dict[str, str]:
     return env
 
 
-def to_pdfa(source: Path, target: Path, *, languages: str, timeout: int) -> list[str]:
+def to_pdfa(
+    source: Path, target: Path, *, languages: str, timeout: int, sidecar: Path | None = None
+) -> list[str]:
     """Convert to PDF/A-2b with a text layer; pages that already have text are not OCRed.
 
     Returns notes worth keeping on the document. Raises PdfaNotConfirmed when the
@@ -65,7 +72,7 @@ def to_pdfa(source: Path, target: Path, *, languages: str, timeout: int) -> list
     """
     try:
         completed = subprocess.run(
-            ocrmypdf_command(source, target, languages),
+            ocrmypdf_command(source, target, languages, sidecar),
             capture_output=True,
             timeout=timeout,
             env=ocr_environment(),
