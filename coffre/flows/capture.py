@@ -7,10 +7,10 @@ from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from coffre.flows.seal import count_failed, seal_batch_with_retries
+from coffre.flows.seal import seal_many
 from coffre.settings import get_settings
 from coffre.tasks.capture import (
     CaptureOutcome,
@@ -20,11 +20,10 @@ from coffre.tasks.capture import (
     store_original,
 )
 
-# Conversions are bounded by their own slots (one OCR thread each, one per core); the
-# extra worker lets a seal batch run while conversions go on.
+# Two cores: two conversions at a time, each with one OCR thread.
 _RUNNER = cast(
     "TaskRunner[PrefectFuture[Any]]",
-    ThreadPoolTaskRunner(max_workers=get_settings().capture_concurrency + 1),
+    ThreadPoolTaskRunner(max_workers=get_settings().capture_concurrency),
 )
 
 
@@ -51,31 +50,15 @@ def _capture_paths(
 def _finish(
     org: str, normalized: list[PrefectFuture[CaptureOutcome]]
 ) -> list[dict[str, str | None]]:
-    """Seal in batches as documents are normalised, then report every final state.
-
-    A batch is submitted as soon as it is full, so that sealing overlaps the remaining
-    conversions instead of waiting for the slowest one.
-    """
-    org_id = organisation_id(org) if normalized else ""
-    batch_size = get_settings().seal_batch_size
-    seal_task = seal_batch_with_retries()
-    seal_futures: list[PrefectFuture[dict[str, str]]] = []
-    ready: list[str] = []
-    for future in as_completed(normalized):
-        outcome = future.result()
-        if outcome.document_id and outcome.status == "NORMALIZED":
-            ready.append(outcome.document_id)
-        if len(ready) >= batch_size:
-            seal_futures.append(seal_task.submit(org_id, ready))
-            ready = []
-    if ready:
-        seal_futures.append(seal_task.submit(org_id, ready))
-    if count_failed(seal_futures):
-        get_run_logger().error(
-            "some documents could not be sealed; they stay NORMALIZED until seal-pending runs"
-        )
+    """Seal what was normalised, in batches, and report every document's final state."""
     outcomes = [future.result() for future in normalized]
-    if seal_futures:
+    to_seal = [o.document_id for o in outcomes if o.document_id and o.status == "NORMALIZED"]
+    if to_seal:
+        org_id = organisation_id(org)
+        if seal_many(org_id, to_seal):
+            get_run_logger().error(
+                "some documents could not be sealed; they stay NORMALIZED until seal-pending runs"
+            )
         outcomes = refresh_outcomes(org_id, outcomes)
     return [outcome.to_json() for outcome in outcomes]
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
-from prefect.futures import PrefectFuture
 from prefect.tasks import exponential_backoff
 
 from coffre.settings import get_settings
@@ -45,25 +43,19 @@ def chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def count_failed(futures: list[PrefectFuture[Any]]) -> int:
-    """Wait for the batches; how many failed after their retries."""
+def seal_many(org_id: str, document_ids: list[str]) -> int:
+    """Submit the batches and wait; returns how many batches failed after their retries."""
+    task_with_retries = seal_batch_with_retries()
+    futures = [
+        task_with_retries.submit(org_id, chunk)
+        for chunk in chunks(document_ids, get_settings().seal_batch_size)
+    ]
     failed = 0
     for future in futures:
         future.wait()
         if future.state.is_failed() or future.state.is_crashed():
             failed += 1
     return failed
-
-
-def seal_many(org_id: str, document_ids: list[str]) -> int:
-    """Submit the batches and wait; returns how many batches failed after their retries."""
-    task_with_retries = seal_batch_with_retries()
-    return count_failed(
-        [
-            task_with_retries.submit(org_id, chunk)
-            for chunk in chunks(document_ids, get_settings().seal_batch_size)
-        ]
-    )
 
 
 @task(name="find-unsealed", cache_policy=NO_CACHE)

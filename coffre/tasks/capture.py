@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -183,16 +182,6 @@ def _quarantine(org_id: str, document_id: str, code: str, reason: str) -> Docume
         return document
 
 
-_SLOTS: dict[int, threading.BoundedSemaphore] = {}
-_SLOTS_LOCK = threading.Lock()
-
-
-def _conversion_slots(count: int) -> threading.BoundedSemaphore:
-    """Conversions at a time in this process (one per core), whatever the thread pool."""
-    with _SLOTS_LOCK:
-        return _SLOTS.setdefault(count, threading.BoundedSemaphore(count))
-
-
 def normalize_document_fn(org_id: str, document_id: str) -> Document:
     """Make the archive copy of a RECEIVED document, read its fields → NORMALIZED.
 
@@ -213,8 +202,7 @@ def normalize_document_fn(org_id: str, document_id: str) -> Document:
         timeout=settings.ocr_timeout_seconds,
     )
     try:
-        with _conversion_slots(settings.capture_concurrency):
-            result = normalize(original, sniff(original[:65536]), limits, settings.work_path)
+        result = normalize(original, sniff(original[:65536]), limits, settings.work_path)
     except Rejected as rejected:
         return _quarantine(org_id, document_id, rejected.code, rejected.reason)
     except Exception:  # a hostile file must never crash the run; operators see the trace
@@ -252,9 +240,17 @@ def normalize_document_fn(org_id: str, document_id: str) -> Document:
         return locked
 
 
-store_original = task(
-    name="store-original", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10]
-)(store_original_fn)
+@task(name="store-original", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def store_original(
+    org: str,
+    *,
+    path: str | None = None,
+    data: bytes | None = None,
+    filename: str | None = None,
+    source: str = DocumentSource.API.value,
+    kind: str | None = None,
+) -> CaptureOutcome:
+    return store_original_fn(org, path=path, data=data, filename=filename, source=source, kind=kind)
 
 
 @task(name="normalize", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
