@@ -240,17 +240,9 @@ def normalize_document_fn(org_id: str, document_id: str) -> Document:
         return locked
 
 
-@task(name="store-original", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def store_original(
-    org: str,
-    *,
-    path: str | None = None,
-    data: bytes | None = None,
-    filename: str | None = None,
-    source: str = DocumentSource.API.value,
-    kind: str | None = None,
-) -> CaptureOutcome:
-    return store_original_fn(org, path=path, data=data, filename=filename, source=source, kind=kind)
+store_original = task(
+    name="store-original", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10]
+)(store_original_fn)
 
 
 @task(name="normalize", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
