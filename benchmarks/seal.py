@@ -69,7 +69,7 @@ def main() -> int:
 
     from coffre.bootstrap import prepare_home
     from coffre.settings import get_settings
-    from coffre.tasks.embedded_seal import prepare_embedded_seal
+    from coffre.tasks.embedded_seal import local_tsa_command, prepare_embedded_seal
     from coffre.tasks.seal import Sealer, SealLevel
     from coffre.tasks.sealing import seal_config
 
@@ -78,21 +78,7 @@ def main() -> int:
     prepare_home()
     settings = get_settings()
     embedded = prepare_embedded_seal(settings.resolved_home, settings.seal_organisation)
-    tsa = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "coffre.tasks.tsa",
-            "--port",
-            str(port),
-            "--cert",
-            str(embedded.tsa_cert_path),
-            "--key",
-            str(embedded.tsa_key_path),
-            "--ca",
-            str(embedded.trust_root_paths[0]),
-        ],
-    )
+    tsa = subprocess.Popen(local_tsa_command(embedded, port))
     time.sleep(1.5)
     try:
         pdfs = archive_pdfs(args.documents)

@@ -151,27 +151,13 @@ def _start_local_tsa(settings: Settings, logs: Path) -> subprocess.Popen[bytes] 
     """The embedded default's RFC 3161 TSA, and its seal key in SoftHSM2 (made once)."""
     if settings.seal_block or settings.seal_module_path:
         return None  # production: a real HSM, and a TSA given by COFFRE_TSA_URL or the block
-    from coffre.tasks.embedded_seal import prepare_embedded_seal
+    from coffre.tasks.embedded_seal import local_tsa_command, prepare_embedded_seal
 
     embedded = prepare_embedded_seal(settings.resolved_home, settings.seal_organisation)
     if settings.tsa_url:
         return None
     tsa = start_child(
-        [
-            sys.executable,
-            "-m",
-            "coffre.tasks.tsa",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(settings.tsa_port),
-            "--cert",
-            str(embedded.tsa_cert_path),
-            "--key",
-            str(embedded.tsa_key_path),
-            "--ca",
-            str(embedded.trust_root_paths[0]),
-        ],
+        local_tsa_command(embedded, settings.tsa_port),
         logs / "tsa.log",
     )
     deadline = time.monotonic() + 30

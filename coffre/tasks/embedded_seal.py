@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,3 +145,12 @@ def prepare_embedded_seal(
         tsa_cert_path=tsa_cert_path,
         tsa_key_path=tsa_key_path,
     )
+
+
+def local_tsa_command(embedded: EmbeddedSeal, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The command that serves the embedded default's TSA (its own process)."""
+    return [
+        sys.executable, "-m", "coffre.tasks.tsa", "--host", host, "--port", str(port),
+        "--cert", str(embedded.tsa_cert_path), "--key", str(embedded.tsa_key_path),
+        "--ca", str(embedded.trust_root_paths[0]),
+    ]  # fmt: skip
