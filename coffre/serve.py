@@ -18,6 +18,7 @@ from pathlib import Path
 
 from coffre.bootstrap import configure_prefect_home, prepare_home
 from coffre.settings import Settings, get_settings
+from coffre.tasks.sealing import local_tsa_url
 
 
 def start_child(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -124,7 +125,7 @@ def main() -> int:
             f"  Prefect dashboard : {base_url}\n"
             f"  Prefect API       : {api_url}\n"
             f"  Inbox             : {settings.inbox_path}/<SIREN or organisation id>/\n"
-            f"  Timestamps (TSA)  : {settings.tsa_url or _local_tsa_url(settings)}\n"
+            f"  Timestamps (TSA)  : {settings.tsa_url or local_tsa_url(settings)}\n"
             f"  Logs              : {logs}/\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
@@ -141,10 +142,6 @@ def main() -> int:
             stop(child)
         print("Coffre stopped.", flush=True)  # noqa: T201
     return exit_code
-
-
-def _local_tsa_url(settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.tsa_port}/"
 
 
 def _start_local_tsa(settings: Settings, logs: Path) -> subprocess.Popen[bytes] | None:

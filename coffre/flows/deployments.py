@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
+from prefect import Flow
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
@@ -19,41 +20,32 @@ DEPLOYMENT_NAMES = (
 TIMEZONE = "Europe/Paris"
 
 
+def _deployment(flow: Flow[Any, Any], description: str, **options: Any) -> RunnerDeployment:
+    """A deployment named after its flow."""
+    return cast(
+        RunnerDeployment, flow.to_deployment(name=flow.name, description=description, **options)
+    )
+
+
 def embedded_deployments() -> list[RunnerDeployment]:
     return [
-        cast(
-            RunnerDeployment,
-            capture.to_deployment(
-                name="capture",
-                description="Capture files on this machine: originals kept, PDF/A copies made.",
-                tags=["capture"],
-            ),
+        _deployment(
+            capture,
+            "Capture files on this machine: originals kept, PDF/A copies made.",
+            tags=["capture"],
         ),
-        cast(
-            RunnerDeployment,
-            capture_folder.to_deployment(
-                name="capture-folder",
-                description="Capture every file of a folder.",
-                tags=["capture"],
-            ),
+        _deployment(capture_folder, "Capture every file of a folder.", tags=["capture"]),
+        _deployment(
+            seal_pending,
+            "Seal documents left NORMALIZED (HSM or TSA outages).",
+            schedule=Cron("*/10 * * * *", timezone=TIMEZONE),
+            tags=["seal"],
         ),
-        cast(
-            RunnerDeployment,
-            seal_pending.to_deployment(
-                name="seal-pending",
-                description="Seal documents left NORMALIZED (HSM or TSA outages).",
-                schedule=Cron("*/10 * * * *", timezone=TIMEZONE),
-                tags=["seal"],
-            ),
-        ),
-        cast(
-            RunnerDeployment,
-            renew_timestamps.to_deployment(
-                name="renew-timestamps",
-                description="Add fresh archive timestamps before their certificates expire.",
-                schedule=Cron("15 3 * * *", timezone=TIMEZONE),
-                tags=["seal"],
-            ),
+        _deployment(
+            renew_timestamps,
+            "Add fresh archive timestamps before their certificates expire.",
+            schedule=Cron("15 3 * * *", timezone=TIMEZONE),
+            tags=["seal"],
         ),
     ]
 

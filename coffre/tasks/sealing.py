@@ -41,13 +41,19 @@ ACTOR = "seal"
 def seal_config(settings: Settings | None = None) -> SealConfig:
     """The seal settings: a Prefect block, else COFFRE_SEAL_* variables, else embedded."""
     settings = settings or get_settings()
-    extra_roots = tuple(settings.trust_root_paths)
     if settings.seal_block:
         from coffre.blocks.seal import SealHsm
 
         block = SealHsm.load(settings.seal_block)
         assert isinstance(block, SealHsm)
         return block.to_config(settings.resolved_home / "pki" / "block")
+    common = {
+        "tsa_url": settings.tsa_url or local_tsa_url(settings),
+        "level": SealLevel(settings.seal_level),
+        "revocation_mode": settings.seal_revocation_mode,
+        "visible_stamp": settings.seal_visible_stamp,
+    }
+    extra_roots = tuple(settings.trust_root_paths)
     if settings.seal_module_path:
         if settings.seal_pin is None:
             raise SealError("COFFRE_SEAL_PIN is not set")
@@ -56,13 +62,10 @@ def seal_config(settings: Settings | None = None) -> SealConfig:
             token_label=settings.seal_token_label,
             key_label=settings.seal_key_label,
             pin=settings.seal_pin,
-            tsa_url=settings.tsa_url or _local_tsa_url(settings),
             trust_root_paths=extra_roots,
             cert_path=settings.seal_cert_path,
             chain_paths=tuple(settings.seal_chain_paths),
-            level=SealLevel(settings.seal_level),
-            revocation_mode=settings.seal_revocation_mode,
-            visible_stamp=settings.seal_visible_stamp,
+            **common,  # type: ignore[arg-type]
         )
     from coffre.tasks.embedded_seal import prepare_embedded_seal
 
@@ -72,18 +75,16 @@ def seal_config(settings: Settings | None = None) -> SealConfig:
         token_label=embedded.token_label,
         key_label=embedded.key_label,
         pin=embedded.pin,
-        tsa_url=settings.tsa_url or _local_tsa_url(settings),
         trust_root_paths=(*embedded.trust_root_paths, *extra_roots),
         cert_path=embedded.seal_cert_path,
         chain_paths=tuple(embedded.chain_paths),
-        level=SealLevel(settings.seal_level),
-        revocation_mode=settings.seal_revocation_mode,
-        visible_stamp=settings.seal_visible_stamp,
         environment={"SOFTHSM2_CONF": str(embedded.softhsm_conf)},
+        **common,  # type: ignore[arg-type]
     )
 
 
-def _local_tsa_url(settings: Settings) -> str:
+def local_tsa_url(settings: Settings) -> str:
+    """The embedded default's TSA (served by `make run`)."""
     return f"http://127.0.0.1:{settings.tsa_port}/"
 
 
