@@ -36,6 +36,7 @@ def prepare_home(settings: Settings | None = None) -> Path:
     from coffre.models.db import engine_for
     from coffre.models.keystore import create_keystore
     from coffre.models.migrate import upgrade
+    from coffre.tasks.crypto import load_or_create_master_key
 
     settings = settings or get_settings()
     home = settings.resolved_home
@@ -45,4 +46,6 @@ def prepare_home(settings: Settings | None = None) -> Path:
         settings.objects_path.mkdir(parents=True, exist_ok=True)
     upgrade(settings.store_url)
     create_keystore(engine_for(settings.keys_url))
+    if not (settings.master_key or settings.master_key_block):
+        load_or_create_master_key(None, settings.master_key_path)
     return home

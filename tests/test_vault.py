@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
@@ -123,6 +125,24 @@ def test_master_key_file_is_private_and_stable(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
     blob = encrypt_object(first, b"x", "k")
     assert decrypt_object(second, blob, "k") == b"x"
+
+
+def _race_for_master_key(path: str, barrier: Any) -> bytes:
+    barrier.wait()
+    return encrypt_object(load_or_create_master_key(None, Path(path)), b"mine", "k")
+
+
+def test_processes_creating_the_master_key_at_once_agree(tmp_path: Path) -> None:
+    """Capture workers start together on a fresh home; they must all get one key."""
+    path = tmp_path / "secrets" / "master.key"
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(8)
+        with context.Pool(8) as pool:
+            sealed = pool.starmap(_race_for_master_key, [(str(path), barrier)] * 8)
+    final = load_or_create_master_key(None, path)
+    assert [decrypt_object(final, blob, "k") for blob in sealed] == [b"mine"] * 8
+    assert [p.name for p in path.parent.iterdir()] == ["master.key"]
 
 
 def test_configured_master_key_wins(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import os
 import secrets
+import tempfile
 import threading
 from pathlib import Path
 
@@ -59,12 +60,18 @@ def load_or_create_master_key(configured: str | None, path: Path) -> SecretKey:
         return SecretKey(base64.b64decode(configured))
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(base64.b64encode(secrets.token_bytes(KEY_SIZE)))
-        with contextlib.suppress(FileExistsError):  # never replace another process's key
-            os.link(path.with_suffix(".tmp"), path)
-        os.unlink(path.with_suffix(".tmp"))
+        # A temporary name of our own: two processes creating the key at once must not
+        # write into the same inode, or the key one of them already used would change.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".master-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(base64.b64encode(secrets.token_bytes(KEY_SIZE)))
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):  # never replace another process's key
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     return SecretKey(base64.b64decode(path.read_bytes().strip()))
 
 
