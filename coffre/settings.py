@@ -81,6 +81,23 @@ class Settings(BaseSettings):
     seal_retry_delay_seconds: float = Field(default=10, ge=0)
     timestamp_renewal_margin_days: int = Field(default=365, gt=0)
 
+    # Mail fetchers. The Nylas application is one per instance; each customer's grant id
+    # is kept (encrypted) on their mail connection.
+    nylas_block: str | None = Field(
+        default=None, description="Name of a NylasApp Prefect block; overrides nylas_*."
+    )
+    nylas_api_key: SecretStr | None = None
+    nylas_api_uri: str = "https://api.eu.nylas.com"
+    nylas_webhook_secret: SecretStr | None = None
+    mail_ca_file: Path | None = Field(
+        default=None, description="Extra CA certificates for IMAP servers with a private CA."
+    )
+    mail_timeout_seconds: float = Field(default=60, gt=0)
+    mail_retries: int = Field(default=4, ge=0)
+    mail_retry_max_seconds: float = Field(default=60, ge=0)
+    mail_lease_minutes: int = Field(default=60, gt=0)
+    mail_sweep_cron: str = "*/15 * * * *"
+
     prefect_host: str = "127.0.0.1"
     prefect_port: int = 4200
 

@@ -9,6 +9,7 @@ packages=(
   libmagic1                                           # content sniffing
   fonts-dejavu-core                                   # receipts rendered by tests/benchmarks
   softhsm2 libnss3-tools                              # the seal key's HSM; pdfsig's trust store
+  dovecot-imapd                                       # the IMAP server the mail tests fetch from
 )
 
 missing=()

@@ -50,8 +50,8 @@ def test_vault_from_storage_and_master_key_blocks(  # type: ignore[no-untyped-de
     assert isinstance(vault.store, S3ObjectStore)
     stored = vault.put("org1", b"%PDF-1.7 facture")
     assert vault.get("org1", stored.key) == b"%PDF-1.7 facture"
-    assert not (coffre_home / "secrets" / "master.key").exists()
-    # the data key is wrapped by the block's master key: unwrap it by hand
+    # the data key is wrapped by the block's master key (not the home's file): unwrap it
+    # by hand
     wrapped = vault.keyring._keystore  # the key store engine
     from coffre.models.keystore import load_wrapped_key
     from coffre.tasks.crypto import _wrap_aad

@@ -44,10 +44,12 @@ def _capture_paths(
     """Store every original first (fast), then normalise them on the bounded runner."""
     stored = [store_original.submit(org, path=path, source=source, kind=kind) for path in paths]
     # Prefect hands each store outcome to its normalize task once it is ready.
-    return _finish(org, [normalize_document.submit(cast(Any, future), org) for future in stored])
+    return finish_capture(
+        org, [normalize_document.submit(cast(Any, future), org) for future in stored]
+    )
 
 
-def _finish(
+def finish_capture(
     org: str, normalized: list[PrefectFuture[CaptureOutcome]]
 ) -> list[dict[str, str | None]]:
     """Seal what was normalised, in batches, and report every document's final state."""
@@ -85,7 +87,7 @@ def capture_bytes(
 ) -> dict[str, str | None]:
     """Capture one document given as bytes (in-process callers: the portal, the mail fetchers)."""
     stored = store_original.submit(org, data=data, filename=filename, source=source, kind=kind)
-    return _finish(org, [normalize_document.submit(cast(Any, stored), org)])[0]
+    return finish_capture(org, [normalize_document.submit(cast(Any, stored), org)])[0]
 
 
 @flow(name="capture-folder", task_runner=_RUNNER)

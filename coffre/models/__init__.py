@@ -3,6 +3,12 @@
 from coffre.models.audit import AuditEvent, ChainReport, append_event, verify_chain
 from coffre.models.db import engine_for, make_engine, session_scope, store_engine
 from coffre.models.document import Document, DocumentKind, DocumentSource, DocumentStatus
+from coffre.models.mail import (
+    MailConnection,
+    MailConnectionStatus,
+    MailProvider,
+    ProcessedMessage,
+)
 from coffre.models.organization import Organization, Role, User, new_id, utcnow
 from coffre.models.queries import (
     NotFound,
@@ -19,8 +25,12 @@ __all__ = [
     "DocumentKind",
     "DocumentSource",
     "DocumentStatus",
+    "MailConnection",
+    "MailConnectionStatus",
+    "MailProvider",
     "NotFound",
     "Organization",
+    "ProcessedMessage",
     "Role",
     "User",
     "append_event",

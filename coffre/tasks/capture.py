@@ -70,7 +70,7 @@ def _hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _outcome(label: str, document: Document, duplicate: bool) -> CaptureOutcome:
+def outcome_of(label: str, document: Document, duplicate: bool = False) -> CaptureOutcome:
     return CaptureOutcome(
         file=label,
         document_id=document.id,
@@ -107,6 +107,7 @@ def store_original_fn(
     data: bytes | None = None,
     filename: str | None = None,
     source: str = DocumentSource.API.value,
+    source_ref: str | None = None,
     kind: str | None = None,
 ) -> CaptureOutcome:
     """Keep the original bytes (encrypted, write-once) and record a RECEIVED document.
@@ -130,6 +131,7 @@ def store_original_fn(
             org_id=org_id,
             kind=DocumentKind(kind) if kind else DocumentKind.OTHER,
             source=DocumentSource(source),
+            source_ref=source_ref,
             filename=name,
             original_sha256=sha256,
             original_size=size,
@@ -143,14 +145,14 @@ def store_original_fn(
             ),
         )
         stored, duplicate = _insert_or_find(document)
-        return _outcome(label, stored, duplicate)
+        return outcome_of(label, stored, duplicate)
 
     content = Path(path).read_bytes() if path is not None else (data or b"")
     sha256 = hashlib.sha256(content).hexdigest()
     with session_scope(get_engine()) as session:
         existing = find_document_by_content(session, org_id, sha256)
     if existing is not None:
-        return _outcome(label, existing, duplicate=True)
+        return outcome_of(label, existing, duplicate=True)
 
     sniffed = sniff(content[:65536])
     stored_object = get_vault().put(org_id, content)
@@ -158,6 +160,7 @@ def store_original_fn(
         org_id=org_id,
         kind=DocumentKind(kind) if kind else _guess_kind(sniffed.family),
         source=DocumentSource(source),
+        source_ref=source_ref,
         filename=name,
         original_sha256=sha256,
         original_size=len(content),
@@ -165,7 +168,7 @@ def store_original_fn(
         original_key=stored_object.key,
     )
     stored, duplicate = _insert_or_find(document)
-    return _outcome(label, stored, duplicate)
+    return outcome_of(label, stored, duplicate)
 
 
 def _quarantine(org_id: str, document_id: str, code: str, reason: str) -> Document:
