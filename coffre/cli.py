@@ -238,6 +238,15 @@ def verify(
         raise typer.Exit(1)
 
 
+def _add_subcommands() -> None:
+    from coffre.cli_mail import mail_app
+
+    app.add_typer(mail_app, name="mail")
+
+
+_add_subcommands()
+
+
 def main() -> None:
     app()
 

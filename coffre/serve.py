@@ -119,6 +119,9 @@ def main() -> int:
         )
         children.append(runner)
         wait_for_deployments(runner, timeout=180)
+        children.append(
+            start_child([sys.executable, "-m", "coffre.webui.webhook_app"], logs / "webhooks.log")
+        )
         _start_inbox_watcher(settings, stop_event)
         print(  # noqa: T201 - the operator's welcome
             f"\nCoffre is running (home: {home})\n"
@@ -126,6 +129,8 @@ def main() -> int:
             f"  Prefect API       : {api_url}\n"
             f"  Inbox             : {settings.inbox_path}/<SIREN or organisation id>/\n"
             f"  Timestamps (TSA)  : {settings.tsa_url or local_tsa_url(settings)}\n"
+            f"  Webhooks          : http://{settings.webhook_host}:{settings.webhook_port}"
+            "/webhooks/nylas\n"
             f"  Logs              : {logs}/\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     mail_retry_max_seconds: float = Field(default=60, ge=0)
     mail_lease_minutes: int = Field(default=60, gt=0)
     mail_sweep_cron: str = "*/15 * * * *"
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8470
 
     prefect_host: str = "127.0.0.1"
     prefect_port: int = 4200

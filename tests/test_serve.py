@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from tests import documents
@@ -18,6 +19,14 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            return bytes(response.read())
+    except OSError:
+        return None
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -36,6 +45,7 @@ def test_embedded_run_captures_the_inbox_and_stops_on_ctrl_c(tmp_path: Path) -> 
         "COFFRE_HOME": str(home),
         "COFFRE_PREFECT_PORT": str(_free_port()),
         "COFFRE_TSA_PORT": str(_free_port()),
+        "COFFRE_WEBHOOK_PORT": str(_free_port()),
         "PREFECT_HOME": str(home / "prefect"),
     }
     env.pop("PREFECT_API_URL", None)
@@ -84,6 +94,9 @@ def _run_checks(env: dict[str, str], home: Path, org: dict[str, str], log: Path)
     _wait_for(lambda: "Press Ctrl-C" in log.read_text(), 180, "the welcome")
     output = log.read_text()
     assert f"Prefect dashboard : http://127.0.0.1:{env['COFFRE_PREFECT_PORT']}" in output
+    webhooks = f"http://127.0.0.1:{env['COFFRE_WEBHOOK_PORT']}/webhooks/nylas"
+    assert f"Webhooks          : {webhooks}" in output
+    _wait_for(lambda: _answers(f"{webhooks}?challenge=abc") == b"abc", 30, "the webhook app")
 
     inbox = home / "inbox" / "732829320"
     inbox.mkdir(parents=True, exist_ok=True)

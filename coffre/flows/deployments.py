@@ -9,13 +9,17 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
 from coffre.flows.capture import capture, capture_folder
+from coffre.flows.mail import fetch_mail, fetch_mail_sweep
 from coffre.flows.seal import renew_timestamps, seal_pending
+from coffre.settings import get_settings
 
 DEPLOYMENT_NAMES = (
     "capture/capture",
     "capture-folder/capture-folder",
     "seal-pending/seal-pending",
     "renew-timestamps/renew-timestamps",
+    "fetch-mail/fetch-mail",
+    "fetch-mail-sweep/fetch-mail-sweep",
 )
 TIMEZONE = "Europe/Paris"
 
@@ -46,6 +50,17 @@ def embedded_deployments() -> list[RunnerDeployment]:
             "Add fresh archive timestamps before their certificates expire.",
             schedule=Cron("15 3 * * *", timezone=TIMEZONE),
             tags=["seal"],
+        ),
+        _deployment(
+            fetch_mail,
+            "Fetch one mail connection's new supplier invoices (webhooks trigger it).",
+            tags=["mail"],
+        ),
+        _deployment(
+            fetch_mail_sweep,
+            "Fetch every active mail connection.",
+            schedule=Cron(get_settings().mail_sweep_cron, timezone=TIMEZONE),
+            tags=["mail"],
         ),
     ]
 
