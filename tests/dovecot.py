@@ -345,6 +345,8 @@ mail_gid = {os.getegid()}
 mail_home = {self.mail_root}/%u
 """
         listen = f"{HOST}, {STRICT_HOST}"
+        # chroot(2) needs root: without it, no service may ask for one.
+        no_chroot = "" if self._as_root else "service anvil {\n  chroot =\n}\n"
         login_chroot = "" if self._as_root else "  chroot =\n"
         return f"""\
 # Generated for one test server: nothing is read from /etc/dovecot.
@@ -393,7 +395,7 @@ namespace inbox {{
 protocol imap {{
   mail_max_userip_connections = 200
 }}
-service imap-login {{
+{no_chroot}service imap-login {{
 {login_chroot}  inet_listener imap {{
     address = {listen}
     port = {self.imap_port}
