@@ -23,7 +23,7 @@ import zipfile
 import zlib
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, parseaddr
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,6 +46,11 @@ def _next_date() -> dt.datetime:
     else:
         _last_date += dt.timedelta(seconds=1)
     return _last_date
+
+
+def message_id(domain: str = "coffre.example") -> str:
+    """A unique Message-ID, short enough never to be folded (``make_msgid``'s can be)."""
+    return f"<{uuid.uuid4().hex}@{domain}>"
 
 
 def sha256(data: bytes) -> str:
@@ -186,7 +191,7 @@ def _message(
     message["Subject"] = subject
     message["Date"] = format_datetime(date or _next_date())
     domain = parseaddr(sender)[1].rpartition("@")[2] or "coffre.example"
-    message["Message-ID"] = make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
+    message["Message-ID"] = message_id(domain)
     message.set_content(body)
     return message
 
@@ -261,13 +266,13 @@ def inline_image_message(
     """HTML with an inline logo (``Content-Disposition: inline``, ``Content-ID``) and a
     text alternative: no PDF, and no attachment a user would call one."""
     message = _message(sender, to, subject, date, "Découvrez nos nouveautés.")
-    cid = make_msgid(domain="boutique.example")
+    cid = message_id("boutique.example")
     message.add_alternative(
         f'<html><body><img src="cid:{cid[1:-1]}" alt="logo"><p>Découvrez nos nouveautés.</p>'
         "</body></html>",
         subtype="html",
     )
-    html = message.get_payload()[1]
+    html = next(part for part in message.iter_parts() if part.get_content_subtype() == "html")
     html.add_related(
         make_png(),
         maintype="image",
@@ -351,14 +356,14 @@ def malformed_message(
     for index in range(0, len(lines), 7):  # junk outside the base64 alphabet
         lines[index] = lines[index][:30] + "!*#" + lines[index][30:]
     boundary = "coffre-broken-" + uuid.uuid4().hex[:8]
-    message_id = make_msgid(idstring=uuid.uuid4().hex[:12], domain="fournisseur.example")
+    msgid = message_id("fournisseur.example")
     head = "\r\n".join(
         [
             f"From: {sender}",
             f"To: {RECIPIENT}",
             f"Subject: {subject} =?x-unknown?Q?=E9t=E9?= =?utf-8?Z?bogus?=",
             f"Date: {format_datetime(date or _next_date())}",
-            f"Message-ID: {message_id}",
+            f"Message-ID: {msgid}",
             "Resent-Date: le 31 février, vers midi",
             "MIME-Version: 1.0",
             f'Content-Type: multipart/mixed; boundary="{boundary}"',
@@ -413,13 +418,15 @@ class _Template:
         self.message_id = str(parsed["Message-ID"]).encode()
         self.date = str(parsed["Date"]).encode()
         self.domain = self.message_id.rpartition(b"@")[2].rstrip(b">")
-        if self.message_id not in message or self.date not in message:
-            raise AssertionError("template headers not found verbatim")
+        if b"Message-ID: " + self.message_id not in message or b"Date: " + self.date not in message:
+            raise AssertionError("template headers not found verbatim (folded?)")
 
     def stamp(self, date: dt.datetime, **tokens: bytes) -> bytes:
         message = self.message.replace(
-            self.message_id, b"<%s@%s>" % (uuid.uuid4().hex.encode(), self.domain), 1
-        ).replace(self.date, format_datetime(date).encode(), 1)
+            b"Message-ID: " + self.message_id,
+            b"Message-ID: " + message_id(self.domain.decode()).encode(),
+            1,
+        ).replace(b"Date: " + self.date, b"Date: " + format_datetime(date).encode(), 1)
         for token, value in tokens.items():
             if token.encode() not in message:
                 raise AssertionError(f"template lost its {token} token")

@@ -26,9 +26,9 @@ dovecot = pytest.fixture(tests.dovecot.dovecot)
 
 
 @pytest.fixture
-def account(dovecot_server: Dovecot) -> Iterator[str]:
+def account(dovecot_server: Dovecot) -> str:
     """A login of its own on the shared server, so tests see only their messages."""
-    yield dovecot_server.add_user().user
+    return dovecot_server.add_user().user
 
 
 def parts(structure: tuple) -> Iterator[tuple[str, str | None]]:
@@ -67,8 +67,8 @@ def pdfs_in(raw: bytes) -> list[bytes]:
     for part in email.message_from_bytes(raw, policy=policy.default).walk():
         if part.is_multipart() or part.get_content_type() == "message/rfc822":
             continue
-        data = part.get_payload(decode=True) or b""
-        if data.startswith(b"%PDF-"):
+        data = part.get_payload(decode=True)
+        if isinstance(data, bytes) and data.startswith(b"%PDF-"):
             found.append(data)
     return found
 
