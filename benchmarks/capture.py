@@ -27,7 +27,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 WORK = Path(tempfile.mkdtemp(prefix="coffre-bench-"))
 os.environ.setdefault("COFFRE_HOME", str(WORK / "home"))
@@ -36,6 +35,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("COFFRE_TSA_PORT", "4319")
 
+from benchmarks.harness import prepare_coffre  # noqa: E402
 from benchmarks.receipts import GeneratedDoc, invoice_pdfs, receipt_images  # noqa: E402
 from coffre.tasks.extract import ExtractedFields  # noqa: E402
 
@@ -69,25 +69,6 @@ def run_baseline(paths: list[Path], workers: int, round_number: int) -> float:
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda p: baseline_convert(p, out_dir), paths))
     return time.perf_counter() - start
-
-
-def prepare_coffre() -> Any:
-    """The store, the embedded seal (SoftHSM2) and a local TSA; returns the TSA."""
-    from coffre.bootstrap import prepare_home
-    from coffre.settings import get_settings
-    from coffre.tasks.embedded_seal import prepare_embedded_seal
-    from coffre.tasks.tsa import serve_tsa
-
-    prepare_home()
-    settings = get_settings()
-    embedded = prepare_embedded_seal(settings.resolved_home, settings.seal_organisation)
-    return serve_tsa(
-        "127.0.0.1",
-        settings.tsa_port,
-        embedded.tsa_cert_path,
-        embedded.tsa_key_path,
-        embedded.trust_root_paths[0],
-    )
 
 
 def run_coffre(paths: list[Path], round_number: int) -> tuple[float, list[dict[str, str | None]]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -52,6 +53,7 @@ class FetchReport:
     messages_new: int = 0
     pdfs_found: int = 0
     bytes_downloaded: int = 0
+    seconds: float = 0.0  # reading the mailbox and keeping the originals
     outcomes: list[CaptureOutcome] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -62,6 +64,7 @@ class FetchReport:
             "messages_new": self.messages_new,
             "pdfs_found": self.pdfs_found,
             "bytes_downloaded": self.bytes_downloaded,
+            "seconds": round(self.seconds, 3),
             "documents": [outcome.to_json() for outcome in self.outcomes],
         }
 
@@ -124,6 +127,7 @@ def fetch_connection_fn(org_id: str, connection_id: str) -> FetchReport:
             report.status = "busy"
             return report
         session.expunge(connection)
+    started = time.perf_counter()
     try:
         _fetch(connection, report)
     except MailAuthError as error:
@@ -142,6 +146,8 @@ def fetch_connection_fn(org_id: str, connection_id: str) -> FetchReport:
         raise
     else:
         _record_end(org_id, connection_id, MailConnectionStatus.ACTIVE, None)
+    finally:
+        report.seconds = time.perf_counter() - started
     report.outcomes = report.outcomes + _left_received(org_id, connection_id, report.outcomes)
     return report
 
