@@ -175,6 +175,13 @@ def test_criteria_become_an_imap_search(organization: Any, imap: Dovecot) -> Non
     shas = {d.original_sha256 for d in _mail_documents(organization.id)}
     assert shas == {mails.sha256(wanted["invoice"]), mails.sha256(wanted["octet"])}
 
+    accented = mails.make_pdf("Facture réglée")
+    imap.deliver(
+        imap.user, "INBOX", mails.invoice_message(subject="Facture réglée", pdf_bytes=accented)
+    )
+    other = _connect(organization.id, imap, criteria={"subject_contains": ["RÉGLÉE"]})
+    assert fetch_connection_fn(organization.id, other.id).pdfs_found == 1
+
 
 def test_wrong_password_asks_for_reauthorisation(organization: Any, imap: Dovecot) -> None:
     from coffre.tasks.mail_errors import MailAuthError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -63,7 +64,18 @@ def connections_for_grant(session: Session, grant_lookup: str) -> list[tuple[str
     return [(org_id, connection_id) for org_id, connection_id in rows]
 
 
+MAX_MESSAGE_ID = 200
+
+
+def stored_message_id(message_id: str) -> str:
+    """The id as kept: a provider id too long for the column is kept as its hash."""
+    if len(message_id) <= MAX_MESSAGE_ID:
+        return message_id
+    return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+
+
 def processed_ids(session: Session, connection_id: str, uidvalidity: int = 0) -> set[str]:
+    """Ids already processed, in the form `stored_message_id` gives."""
     rows = session.exec(
         select(ProcessedMessage.message_id).where(
             ProcessedMessage.connection_id == connection_id,
@@ -82,7 +94,9 @@ def mark_processed(
             with session.begin_nested():
                 session.add(
                     ProcessedMessage(
-                        connection_id=connection_id, uidvalidity=uidvalidity, message_id=message_id
+                        connection_id=connection_id,
+                        uidvalidity=uidvalidity,
+                        message_id=stored_message_id(message_id),
                     )
                 )
         except IntegrityError:

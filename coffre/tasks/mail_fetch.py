@@ -27,6 +27,7 @@ from coffre.models.mail_queries import (
     mark_processed,
     processed_ids,
     release_connection,
+    stored_message_id,
 )
 from coffre.runtime import get_engine
 from coffre.settings import get_settings
@@ -227,7 +228,7 @@ def _fetch_nylas(
     with session_scope(get_engine()) as session:
         done = processed_ids(session, connection.id, 0)
     for candidate in candidates:
-        if candidate.message_id not in done:
+        if stored_message_id(candidate.message_id) not in done:
             pdfs = mailbox.pdfs(candidate) if candidate.download else []
             _keep(connection, criteria, pdfs, store, report)
             with session_scope(get_engine()) as session:

@@ -132,7 +132,9 @@ class ImapMailbox:
     def candidates(self, criteria: MailCriteria, after_uid: int | None) -> list[Candidate]:
         """Messages matching the criteria, oldest first, newer than `after_uid` if given."""
         try:
-            uids = self.client.search(criteria.imap_search(after_uid + 1 if after_uid else None))
+            keys = criteria.imap_search(after_uid + 1 if after_uid else None)
+            charset = None if all(str(key).isascii() for key in _atoms_text(keys)) else "UTF-8"
+            uids = self.client.search(keys, charset=charset)
             uids = sorted(uid for uid in uids if after_uid is None or uid > after_uid)
             found: list[Candidate] = []
             for start in range(0, len(uids), METADATA_BATCH):
@@ -191,6 +193,13 @@ def _atoms(structure: Any) -> Iterator[bytes]:
     elif isinstance(structure, (list, tuple)):
         for item in structure:
             yield from _atoms(item)
+
+
+def _atoms_text(keys: list[Any]) -> list[Any]:
+    flat: list[Any] = []
+    for key in keys:
+        flat.extend(_atoms_text(key) if isinstance(key, list) else [key])
+    return flat
 
 
 def _may_hold_pdf(structure: Any) -> bool:
