@@ -1,6 +1,15 @@
 """The SQLModel store: tables, engine/session, tenant-scoped queries. No Prefect here."""
 
 from coffre.models.audit import AuditEvent, ChainReport, append_event, verify_chain
+from coffre.models.bank import (
+    BankAccount,
+    BankConnection,
+    BankConnectionState,
+    BankTransaction,
+    Match,
+    MatchKind,
+    StatementImport,
+)
 from coffre.models.db import engine_for, make_engine, session_scope, store_engine
 from coffre.models.document import Document, DocumentKind, DocumentSource, DocumentStatus
 from coffre.models.mail import (
@@ -20,6 +29,10 @@ from coffre.models.queries import (
 
 __all__ = [
     "AuditEvent",
+    "BankAccount",
+    "BankConnection",
+    "BankConnectionState",
+    "BankTransaction",
     "ChainReport",
     "Document",
     "DocumentKind",
@@ -28,10 +41,13 @@ __all__ = [
     "MailConnection",
     "MailConnectionStatus",
     "MailProvider",
+    "Match",
+    "MatchKind",
     "NotFound",
     "Organization",
     "ProcessedMessage",
     "Role",
+    "StatementImport",
     "User",
     "append_event",
     "engine_for",
