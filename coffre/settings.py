@@ -97,6 +97,19 @@ class Settings(BaseSettings):
     mail_retry_max_seconds: float = Field(default=60, ge=0)
     mail_lease_minutes: int = Field(default=60, gt=0)
     mail_sweep_cron: str = "*/15 * * * *"
+    # Bank sync through Powens (one application per instance; one Powens user per
+    # organisation, its token encrypted on the organisation's bank connections).
+    powens_block: str | None = Field(
+        default=None, description="Name of a PowensApp Prefect block; overrides powens_*."
+    )
+    powens_base_url: str = ""  # https://{domain}.biapi.pro/2.0
+    powens_client_id: str = ""
+    powens_client_secret: SecretStr | None = None
+    powens_webhook_secret: SecretStr | None = None
+    powens_redirect_uri: str = "https://localhost:8443/banque/retour"
+    bank_retries: int = Field(default=4, ge=0)
+    bank_retry_max_seconds: float = Field(default=60, ge=0)
+
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8470
 

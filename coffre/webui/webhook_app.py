@@ -7,11 +7,13 @@ from fastapi import FastAPI
 
 from coffre.settings import get_settings
 from coffre.webui.nylas_webhook import nylas_router
+from coffre.webui.powens_webhook import powens_router
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Coffre webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(nylas_router())
+    app.include_router(powens_router())
 
     @app.get("/healthz")
     async def health() -> dict[str, str]:
