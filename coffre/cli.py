@@ -239,9 +239,15 @@ def verify(
 
 
 def _add_subcommands() -> None:
+    from coffre.cli_bank import bank_app, match_app, reconcile_command
+    from coffre.cli_invoice import invoice_app
     from coffre.cli_mail import mail_app
 
     app.add_typer(mail_app, name="mail")
+    app.add_typer(bank_app, name="bank")
+    app.add_typer(match_app, name="match")
+    app.command("reconcile")(reconcile_command)
+    app.add_typer(invoice_app, name="invoice")
 
 
 _add_subcommands()

@@ -10,6 +10,7 @@ packages=(
   fonts-dejavu-core                                   # receipts rendered by tests/benchmarks
   softhsm2 libnss3-tools                              # the seal key's HSM; pdfsig's trust store
   dovecot-imapd                                       # the IMAP server the mail tests fetch from
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0  # WeasyPrint: e-invoice HTML → PDF/A-3b
 )
 
 missing=()

@@ -229,6 +229,8 @@ def test_not_a_pdf_despite_its_name(organization, make, words: str) -> None:  # 
 
 
 def test_corrupt_jpeg(organization) -> None:  # type: ignore[no-untyped-def]
+    import coffre.tasks.einvoice_render  # noqa: F401 - WeasyPrint must not relax Pillow
+
     data = documents.corrupt_jpeg()
     document = capture_bytes(organization.id, data, "photo.jpg")
     assert_quarantined(document, "damaged_image", "damaged", data)

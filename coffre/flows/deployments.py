@@ -8,6 +8,7 @@ from prefect import Flow
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
+from coffre.flows.bank import import_statement, reconcile, sync_bank, sync_bank_sweep
 from coffre.flows.capture import capture, capture_folder
 from coffre.flows.mail import fetch_mail, fetch_mail_sweep
 from coffre.flows.seal import renew_timestamps, seal_pending
@@ -20,6 +21,10 @@ DEPLOYMENT_NAMES = (
     "renew-timestamps/renew-timestamps",
     "fetch-mail/fetch-mail",
     "fetch-mail-sweep/fetch-mail-sweep",
+    "import-statement/import-statement",
+    "sync-bank/sync-bank",
+    "sync-bank-sweep/sync-bank-sweep",
+    "reconcile/reconcile",
 )
 TIMEZONE = "Europe/Paris"
 
@@ -62,6 +67,23 @@ def embedded_deployments() -> list[RunnerDeployment]:
             schedule=Cron(get_settings().mail_sweep_cron, timezone=TIMEZONE),
             tags=["mail"],
         ),
+        _deployment(
+            import_statement,
+            "Import an OFX, CAMT.053, CFONB 120 or CSV statement, then reconcile.",
+            tags=["bank"],
+        ),
+        _deployment(
+            sync_bank,
+            "Sync one Powens connection, then reconcile (Powens webhooks trigger it).",
+            tags=["bank"],
+        ),
+        _deployment(
+            sync_bank_sweep,
+            "Sync every active Powens connection.",
+            schedule=Cron("30 6 * * *", timezone=TIMEZONE),
+            tags=["bank"],
+        ),
+        _deployment(reconcile, "Match transactions with documents.", tags=["bank"]),
     ]
 
 

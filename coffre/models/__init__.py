@@ -12,6 +12,15 @@ from coffre.models.bank import (
 )
 from coffre.models.db import engine_for, make_engine, session_scope, store_engine
 from coffre.models.document import Document, DocumentKind, DocumentSource, DocumentStatus
+from coffre.models.invoicing import (
+    Customer,
+    Invoice,
+    InvoiceCounter,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceState,
+    SellerProfile,
+)
 from coffre.models.mail import (
     MailConnection,
     MailConnectionStatus,
@@ -34,10 +43,16 @@ __all__ = [
     "BankConnectionState",
     "BankTransaction",
     "ChainReport",
+    "Customer",
     "Document",
     "DocumentKind",
     "DocumentSource",
     "DocumentStatus",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceState",
     "MailConnection",
     "MailConnectionStatus",
     "MailProvider",
@@ -47,6 +62,7 @@ __all__ = [
     "Organization",
     "ProcessedMessage",
     "Role",
+    "SellerProfile",
     "StatementImport",
     "User",
     "append_event",

@@ -70,7 +70,12 @@ def append_event(
     SQLite transactions are already serialised (BEGIN IMMEDIATE). The unique
     (org_id, seq) constraint is the last line of defence against a forked chain.
     """
-    session.exec(select(Organization.id).where(Organization.id == org_id).with_for_update())
+    # FOR NO KEY UPDATE: writers of the chain queue on it, while rows that merely refer
+    # to the organisation (their foreign-key KEY SHARE locks) do not block it; a plain
+    # FOR UPDATE after such an insert would deadlock two concurrent writers.
+    session.exec(
+        select(Organization.id).where(Organization.id == org_id).with_for_update(key_share=True)
+    )
     last = session.exec(
         select(AuditEvent).where(AuditEvent.org_id == org_id).order_by(col(AuditEvent.seq).desc())
     ).first()

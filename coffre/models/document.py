@@ -34,6 +34,7 @@ class DocumentSource(StrEnum):
     INBOX = "inbox"
     MAIL = "mail"
     API = "api"
+    INVOICING = "invoicing"  # an invoice the business issued from Coffre
 
 
 class Document(SQLModel, table=True):

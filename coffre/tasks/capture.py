@@ -31,6 +31,7 @@ from coffre.models import (
 from coffre.models.lifecycle import TransitionRefused, lock_document, record_created, transition
 from coffre.runtime import get_engine, get_vault
 from coffre.settings import get_settings
+from coffre.tasks.einvoice_read import fields_from_einvoice
 from coffre.tasks.errors import Rejected
 from coffre.tasks.extract import extract_fields
 from coffre.tasks.filenames import safe_filename
@@ -219,7 +220,9 @@ def normalize_document_fn(org_id: str, document_id: str) -> Document:
         )
 
     archive = vault.put(org_id, result.archive)
-    fields = extract_fields(result.text).to_json()
+    # An e-invoice says what it is in its XML: exact fields, no reading of the text.
+    einvoice = fields_from_einvoice(original) if original.startswith(b"%PDF") else None
+    fields = einvoice or extract_fields(result.text).to_json()
     with session_scope(get_engine()) as session:
         locked = lock_document(session, org_id, document_id)
         assert locked is not None

@@ -127,6 +127,20 @@ def _is_active_action(action: object) -> TypeGuard[pikepdf.Dictionary]:
     return isinstance(action, pikepdf.Dictionary) and str(action.get("/S")) in _ACTIVE_ACTIONS
 
 
+# The structured invoice of a Factur-X / ZUGFeRD / XRechnung PDF: data, not active
+# content; it is kept in the archive copy so that the invoice stays machine-readable.
+EINVOICE_ATTACHMENTS = {"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"}
+
+
+def _foreign_attachments(pdf: pikepdf.Pdf) -> list[str]:
+    """Embedded files other than an e-invoice's XML."""
+    try:
+        names = list(pdf.attachments)
+    except (pikepdf.PdfError, KeyError, TypeError, ValueError):
+        return ["(unreadable)"]
+    return [name for name in names if name.lower() not in EINVOICE_ATTACHMENTS]
+
+
 def find_active_content(pdf: pikepdf.Pdf) -> list[str]:
     """Name the kinds of active content present (JavaScript, launch actions, ...)."""
     found: set[str] = set()
@@ -134,7 +148,7 @@ def find_active_content(pdf: pikepdf.Pdf) -> list[str]:
     names = root.get("/Names")
     if names is not None and "/JavaScript" in names:
         found.add("JavaScript")
-    if names is not None and "/EmbeddedFiles" in names:
+    if names is not None and "/EmbeddedFiles" in names and _foreign_attachments(pdf):
         found.add("embedded files")
     open_action = root.get("/OpenAction")
     if _is_active_action(open_action):
@@ -154,13 +168,20 @@ def find_active_content(pdf: pikepdf.Pdf) -> list[str]:
 
 
 def strip_active_content(pdf: pikepdf.Pdf) -> None:
-    """Remove scripts, launch and other active actions, and embedded files, in place."""
+    """Remove scripts, launch and other active actions, and embedded files (but an
+    e-invoice's XML), in place."""
     root = pdf.Root
     names = root.get("/Names")
     if names is not None:
-        for key in ("/JavaScript", "/EmbeddedFiles"):
-            if key in names:
-                del names[key]
+        if "/JavaScript" in names:
+            del names["/JavaScript"]
+        if "/EmbeddedFiles" in names:
+            foreign = _foreign_attachments(pdf)
+            if "(unreadable)" in foreign or len(foreign) == len(pdf.attachments):
+                del names["/EmbeddedFiles"]
+            else:
+                for name in foreign:
+                    del pdf.attachments[name]
     if _is_active_action(root.get("/OpenAction")):
         del root["/OpenAction"]
     if "/AA" in root:

@@ -156,10 +156,40 @@ def token_certificate_expiry(token: cms.ContentInfo) -> datetime | None:
 _SESSIONS_LOCK = threading.RLock()
 
 
+# One logged-in session per token, shared by the Sealers of this process: closing a
+# PKCS#11 user session logs the whole application out of the token, which would leave a
+# concurrent Sealer's session unable to see the key. The last user closes it.
+_SHARED: dict[tuple[str, str, str], tuple[pkcs11.Session, int]] = {}
+
+
+def _session_key(config: SealConfig) -> tuple[str, str, str]:
+    return (config.module_path, config.token_label, config.environment.get("SOFTHSM2_CONF", ""))
+
+
 def _open_session(config: SealConfig) -> pkcs11.Session:
-    """Open a user session on the token (serialised: module set-up is not thread-safe)."""
+    """The token's shared user session (serialised: module set-up is not thread-safe)."""
     with _SESSIONS_LOCK:
-        return _open_session_unlocked(config)
+        key = _session_key(config)
+        if key in _SHARED:
+            session, users = _SHARED[key]
+            _SHARED[key] = (session, users + 1)
+            return session
+        session = _open_session_unlocked(config)
+        _SHARED[key] = (session, 1)
+        return session
+
+
+def _release_session(config: SealConfig, session: pkcs11.Session) -> None:
+    with _SESSIONS_LOCK:
+        key = _session_key(config)
+        shared = _SHARED.get(key)
+        if shared is not None and shared[0] is session:
+            if shared[1] > 1:
+                _SHARED[key] = (session, shared[1] - 1)
+                return
+            del _SHARED[key]
+        with contextlib.suppress(pkcs11_errors.PKCS11Error):
+            session.close()
 
 
 def _open_session_unlocked(config: SealConfig) -> pkcs11.Session:
@@ -255,8 +285,7 @@ class Sealer:
 
     def close(self) -> None:
         if self._session is not None:
-            with _SESSIONS_LOCK, contextlib.suppress(pkcs11_errors.PKCS11Error):
-                self._session.close()
+            _release_session(self.config, self._session)
             self._session = None
 
     @property

@@ -1,0 +1,51 @@
+"""issue_invoice: a draft becomes a numbered, sealed Factur-X invoice; and credit notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from coffre.models import find_organization, session_scope
+from coffre.runtime import get_engine
+from coffre.tasks.invoicing import create_credit_note_fn, create_draft_fn, issue_invoice_fn
+
+create_draft = task(name="create-draft", cache_policy=NO_CACHE)(create_draft_fn)
+create_credit_note = task(name="create-credit-note", cache_policy=NO_CACHE)(create_credit_note_fn)
+issue = task(name="issue-invoice", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)(
+    issue_invoice_fn
+)
+
+
+def _org_id(org: str) -> str:
+    with session_scope(get_engine()) as session:
+        return find_organization(session, org).id
+
+
+@flow(name="issue-invoice")
+def issue_invoice(
+    org: str, invoice_id: str | None = None, draft: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Issue an invoice: give either the id of a draft, or the draft itself (JSON: customer,
+    lines, dates; see `coffre invoice issue`). Refused input consumes no number; returns
+    the number, the invoice id and the sealed document's id."""
+    org_id = _org_id(org)
+    if invoice_id is None:
+        if draft is None:
+            raise ValueError("give invoice_id or draft")
+        invoice_id = create_draft(org_id, draft)
+    issued = issue(org_id, invoice_id)
+    get_run_logger().info("issued %s (document %s)", issued.number, issued.document_id)
+    return issued.to_json()
+
+
+@flow(name="issue-credit-note")
+def issue_credit_note(
+    org: str, invoice: str, lines: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Cancel an issued invoice (id or number) by a credit note: all of it, or the lines
+    given. The credit note has its own number in the same series."""
+    org_id = _org_id(org)
+    draft_id = create_credit_note(org_id, invoice, lines)
+    return issue(org_id, draft_id).to_json()
