@@ -10,6 +10,7 @@ from prefect.schedules import Cron
 
 from coffre.flows.bank import import_statement, reconcile, sync_bank, sync_bank_sweep
 from coffre.flows.capture import capture, capture_folder
+from coffre.flows.invoicing import issue_credit_note, issue_invoice
 from coffre.flows.mail import fetch_mail, fetch_mail_sweep
 from coffre.flows.seal import renew_timestamps, seal_pending
 from coffre.settings import get_settings
@@ -25,6 +26,8 @@ DEPLOYMENT_NAMES = (
     "sync-bank/sync-bank",
     "sync-bank-sweep/sync-bank-sweep",
     "reconcile/reconcile",
+    "issue-invoice/issue-invoice",
+    "issue-credit-note/issue-credit-note",
 )
 TIMEZONE = "Europe/Paris"
 
@@ -84,6 +87,14 @@ def embedded_deployments() -> list[RunnerDeployment]:
             tags=["bank"],
         ),
         _deployment(reconcile, "Match transactions with documents.", tags=["bank"]),
+        _deployment(
+            issue_invoice,
+            "Issue an invoice: gapless number, Factur-X (EN 16931), sealed, stored.",
+            tags=["invoicing"],
+        ),
+        _deployment(
+            issue_credit_note, "Cancel an issued invoice by a credit note.", tags=["invoicing"]
+        ),
     ]
 
 
