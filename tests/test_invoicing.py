@@ -204,6 +204,9 @@ def test_issued_invoice_is_an_open_item_for_reconciliation(seller: Any) -> None:
     with session_scope() as session:
         [match] = session.exec(select(Match)).all()
     assert match.document_id == issued["document_id"] and match.amount_cents == 30925
+    with session_scope() as session:
+        invoice = session.get(Invoice, issued["invoice_id"])
+        assert invoice is not None and invoice.state == InvoiceState.PAID
 
 
 def test_an_incoming_facturx_invoice_is_read_from_its_xml(seller: Any) -> None:

@@ -17,7 +17,16 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from coffre.models import Document, DocumentKind, DocumentStatus, append_event, session_scope
+from coffre.models import (
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    Invoice,
+    InvoiceKind,
+    InvoiceState,
+    append_event,
+    session_scope,
+)
 from coffre.models.bank import BankTransaction, Match, MatchKind
 from coffre.models.organization import new_id, utcnow
 from coffre.runtime import get_engine
@@ -166,6 +175,8 @@ def reconcile_org_fn(org_id: str, settings: ReconcileSettings | None = None) -> 
         taken = {(t, d) for t, d, _ in decided}
         for proposal in proposals:
             _record(session, org_id, proposal, taken, report)
+        session.flush()
+        mark_paid_invoices(session, org_id)
         append_event(
             session,
             org_id,
@@ -234,6 +245,8 @@ def decide_match(org_id: str, match_id: str, kind: str, *, decided_by: str) -> M
                     col(Match.id) != match.id,
                 )
             )
+        session.flush()
+        mark_paid_invoices(session, org_id)
         append_event(
             session,
             org_id,
@@ -247,3 +260,28 @@ def decide_match(org_id: str, match_id: str, kind: str, *, decided_by: str) -> M
         session.refresh(match)
         session.expunge(match)
     return match
+
+
+def mark_paid_invoices(session: Session, org_id: str) -> int:
+    """Issued invoices whose document is settled in full by matches become paid."""
+    _, settled = _settled(session, org_id)
+    paid = 0
+    issued = session.exec(
+        select(Invoice).where(
+            Invoice.org_id == org_id,
+            Invoice.state == InvoiceState.ISSUED,
+            Invoice.kind == InvoiceKind.INVOICE,
+            col(Invoice.document_id).is_not(None),
+        )
+    )
+    for invoice in issued:
+        total = _cents(invoice.total_gross)
+        if (
+            total is not None
+            and invoice.document_id
+            and settled.get(invoice.document_id, 0) >= total
+        ):
+            invoice.state = InvoiceState.PAID
+            session.add(invoice)
+            paid += 1
+    return paid
