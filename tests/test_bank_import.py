@@ -14,24 +14,15 @@ from tests.test_cli import json_lines, run
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "bank"
+SAMPLES = Path(__file__).with_name("samples") / "bank"  # written by others: see README
 IBAN = "FR7630006000011234567890189"
 CFONB_IBAN = "FR7630003012340123456789057"  # from the sample's bank, branch and account
-
-
-def _samples() -> Path:
-    if not SAMPLES.is_dir():  # CI checks the project out elsewhere: find it from the cwd
-        for parent in Path.cwd().resolve().parents:
-            candidate = parent / "shared" / "samples" / "bank"
-            if candidate.is_dir():
-                return candidate
-    return SAMPLES
 
 
 def _import(org_id: str, name: str, account: str | None = None) -> Any:
     from coffre.tasks.bank_import import import_statement_fn
 
-    path = _samples() / name
+    path = SAMPLES / name
     return import_statement_fn(org_id, path.read_bytes(), path.name, account_iban=account)
 
 
@@ -79,7 +70,7 @@ def test_ofx_files(organization: Any) -> None:
 def test_a_bad_file_is_refused_whole_with_its_line(organization: Any) -> None:
     from coffre.tasks.bank_import import ImportRefused, import_statement_fn
 
-    lines = (_samples() / "cfonb_classic.cfo").read_bytes().splitlines()
+    lines = (SAMPLES / "cfonb_classic.cfo").read_bytes().splitlines()
     lines[5] = lines[5][:100]  # a record cut short
     broken = b"\r\n".join(lines)
     with pytest.raises(ImportRefused) as refused:

@@ -1,4 +1,4 @@
-"""Statement importers: the sample files of /work/shared/samples/bank (written by others,
+"""Statement importers: the sample files of tests/samples/bank (written by others,
 with figures checked by hand) and generated files for every variant and every way a file
 can be refused."""
 
@@ -25,7 +25,7 @@ from coffre.tasks.statements import (
     simplify_wording,
 )
 
-SAMPLES = Path("/work/shared/samples/bank")
+SAMPLES = Path(__file__).with_name("samples") / "bank"
 
 
 def sample(name: str) -> bytes:

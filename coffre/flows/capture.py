@@ -7,19 +7,22 @@ from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture
+from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from coffre.flows.seal import seal_many
+from coffre.flows.seal import SealAsReady
 from coffre.settings import get_settings
 from coffre.tasks.capture import (
     CaptureOutcome,
+    capture_file,
     normalize_document,
     organisation_id,
     refresh_outcomes,
     store_original,
 )
 
+# Seals start after this many conversions: small batches keep the tail short.
+STREAMED_SEAL_BATCH = 10
 # Two cores: two conversions at a time, each with one OCR thread.
 _RUNNER = cast(
     "TaskRunner[PrefectFuture[Any]]",
@@ -41,28 +44,30 @@ def list_folder(folder: str) -> list[str]:
 def _capture_paths(
     org: str, paths: list[str], source: str, kind: str | None
 ) -> list[dict[str, str | None]]:
-    """Store every original first (fast), then normalise them on the bounded runner."""
-    stored = [store_original.submit(org, path=path, source=source, kind=kind) for path in paths]
-    # Prefect hands each store outcome to its normalize task once it is ready.
-    return finish_capture(
-        org, [normalize_document.submit(cast(Any, future), org) for future in stored]
-    )
+    """One task per file (original kept, then normalised) on the bounded runner."""
+    return finish_capture(org, [capture_file.submit(org, path, source, kind) for path in paths])
 
 
 def finish_capture(
     org: str, normalized: list[PrefectFuture[CaptureOutcome]]
 ) -> list[dict[str, str | None]]:
-    """Seal what was normalised, in batches, and report every document's final state."""
-    outcomes = [future.result() for future in normalized]
-    to_seal = [o.document_id for o in outcomes if o.document_id and o.status == "NORMALIZED"]
-    if to_seal:
-        org_id = organisation_id(org)
-        if seal_many(org_id, to_seal):
-            get_run_logger().error(
-                "some documents could not be sealed; they stay NORMALIZED until seal-pending runs"
-            )
-        outcomes = refresh_outcomes(org_id, outcomes)
-    return [outcome.to_json() for outcome in outcomes]
+    """Seal documents as their conversions finish, and report every final state."""
+    org_id = organisation_id(org)
+    outcomes: dict[int, CaptureOutcome] = {}
+    position = {id(future): index for index, future in enumerate(normalized)}
+    with SealAsReady(org_id, min(get_settings().seal_batch_size, STREAMED_SEAL_BATCH)) as sealer:
+        for future in as_completed(normalized):
+            outcome = future.result()
+            outcomes[position[id(future)]] = outcome
+            if outcome.document_id and outcome.status == "NORMALIZED":
+                sealer.add(outcome.document_id)
+        failed = sealer.finish()
+    if failed:
+        get_run_logger().error(
+            "some documents could not be sealed; they stay NORMALIZED until seal-pending runs"
+        )
+    ordered = [outcomes[index] for index in range(len(normalized))]
+    return [outcome.to_json() for outcome in refresh_outcomes(org_id, ordered)]
 
 
 @flow(name="capture", task_runner=_RUNNER, log_prints=False)

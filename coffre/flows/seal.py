@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from coffre.settings import get_settings
@@ -56,6 +59,52 @@ def seal_many(org_id: str, document_ids: list[str]) -> int:
         if future.state.is_failed() or future.state.is_crashed():
             failed += 1
     return failed
+
+
+class SealAsReady:
+    """Seals documents while others are still being converted.
+
+    Batches go to a runner of their own (one thread: the HSM session is used by one
+    thread at a time anyway), so the seals overlap the last conversions instead of all
+    waiting for the slowest one and then running on a single core.
+    """
+
+    def __init__(self, org_id: str, batch_size: int) -> None:
+        self.org_id = org_id
+        self.batch_size = max(1, batch_size)
+        self._pending: list[str] = []
+        self._futures: list[PrefectFuture[dict[str, str]]] = []
+        self._task = seal_batch_with_retries()
+        self._runner: Any = ThreadPoolTaskRunner(max_workers=1)
+
+    def __enter__(self) -> SealAsReady:
+        self._runner.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._runner.__exit__(*exc)
+
+    def add(self, document_id: str) -> None:
+        self._pending.append(document_id)
+        if len(self._pending) >= self.batch_size:
+            self._submit()
+
+    def _submit(self) -> None:
+        batch, self._pending = self._pending, []
+        self._futures.append(
+            self._runner.submit(self._task, {"org_id": self.org_id, "document_ids": batch})
+        )
+
+    def finish(self) -> int:
+        """Seal what is left and wait; returns how many batches failed after retries."""
+        if self._pending:
+            self._submit()
+        failed = 0
+        for future in self._futures:
+            future.wait()
+            if future.state.is_failed() or future.state.is_crashed():
+                failed += 1
+        return failed
 
 
 @task(name="find-unsealed", cache_policy=NO_CACHE)

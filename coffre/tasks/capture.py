@@ -268,6 +268,15 @@ def normalize_document(stored: CaptureOutcome, org: str) -> CaptureOutcome:
     )
 
 
+@task(name="capture-file", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def capture_file(org: str, path: str, source: str, kind: str | None) -> CaptureOutcome:
+    """Keep one file's original, then normalise it: one task per file, so the conversion
+    starts at once and the orchestration costs one task run, not two (both steps are
+    idempotent, so a retry resumes where the failed attempt stopped)."""
+    stored = store_original_fn(org, path=path, source=source, kind=kind)
+    return normalize_document.fn(stored, org)
+
+
 @task(name="organisation", cache_policy=NO_CACHE)
 def organisation_id(org: str) -> str:
     """The organisation's id from its id or SIREN."""
