@@ -17,7 +17,7 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlmodel import Session, col, select
 
-from coffre.models.bank import BankAccount, BankTransaction, Match, MatchKind
+from coffre.models.bank import BankAccount, BankTransaction, Match
 from coffre.models.organization import utcnow
 from coffre.tasks.bank_types import StatementAccount, StatementTransaction
 from coffre.tasks.statements import simplify_wording as simplify
@@ -164,8 +164,3 @@ def hide_transaction(
     session.add(row)
     forget_matches(session, [row.id])
     return True
-
-
-def open_kinds() -> tuple[MatchKind, ...]:
-    """Kinds of match that settle (part of) a transaction and a document."""
-    return (MatchKind.AUTO, MatchKind.CONFIRMED, MatchKind.MANUAL)

@@ -24,6 +24,7 @@ from nylas.models.errors import NylasApiError, NylasOAuthError, NylasSdkTimeoutE
 from coffre.tasks.mail_attachments import FoundPdf, is_pdf, pdfs_in_message
 from coffre.tasks.mail_criteria import MailCriteria
 from coffre.tasks.mail_errors import MailAuthError, MailConfigError, MailUnavailable
+from coffre.tasks.retry_after import retry_after_seconds
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -233,7 +234,8 @@ class NylasMailbox:
                     ) from error
                 if status != 429 and status < 500:
                     raise MailUnavailable(f"Nylas answered {status}: {error}") from error
-                delay = _retry_after(getattr(error, "headers", None))
+                headers = getattr(error, "headers", None) or {}
+                delay = retry_after_seconds(headers.get("Retry-After"))
                 failure: Exception = error
             except (NylasSdkTimeoutError, requests.RequestException) as error:
                 # Timeouts, refused connections, and error pages that are not JSON (a
@@ -253,22 +255,3 @@ def _may_be_pdf(content_type: str | None, filename: str | None) -> bool:
     kind = (content_type or "").split(";")[0].strip().lower()
     name = (filename or "").lower()
     return kind in _MAYBE_PDF_TYPES or name.endswith((".pdf", ".eml"))
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Retry-After in seconds (the HTTP-date form too), if the answer gave one."""
-    if not headers:
-        return None
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            when = parsedate_to_datetime(str(value))
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -30,6 +30,7 @@ import requests
 from schwifty import IBAN
 
 from coffre.tasks.bank_types import StatementAccount, StatementTransaction
+from coffre.tasks.retry_after import retry_after_seconds
 
 MAX_LIMIT = 1000  # the reference's maximum for `limit` on the transactions list
 WEBVIEW_BASE_URL = "https://webview.powens.com"
@@ -584,24 +585,6 @@ def format_datetime(value: datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After in seconds, from either of its forms (seconds, or an HTTP date)."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _query(params: Mapping[str, str | None]) -> str:
