@@ -54,7 +54,7 @@ def client(deployment_id: UUID) -> Iterator[TestClient]:
 
 @pytest.fixture
 def connection(organization: Any) -> MailConnection:
-    from coffre.tasks.mail_secrets import grant_lookup, seal_credentials
+    from coffre.tasks.org_secrets import grant_lookup, seal_credentials
 
     row = MailConnection(
         org_id=organization.id, provider="nylas", display_name="Factures", criteria={}

@@ -27,7 +27,7 @@ from coffre.models.queries import NotFound
 from coffre.runtime import get_engine
 from coffre.settings import get_settings
 from coffre.tasks.bank_store import find_or_add_account, forget_matches, simplify
-from coffre.tasks.crypto import decrypt_object, encrypt_object
+from coffre.tasks.org_secrets import open_secret, seal_secret
 from coffre.tasks.powens import (
     PowensAuthError,
     PowensClient,
@@ -91,17 +91,11 @@ def powens_settings() -> PowensSettings:
 
 
 def _seal_token(org_id: str, token: str) -> bytes:
-    from coffre.runtime import get_vault
-
-    key = get_vault().keyring.data_key(org_id)
-    return encrypt_object(key, token.encode(), f"powens-user:{org_id}")
+    return seal_secret(org_id, f"powens-user:{org_id}", token.encode())
 
 
 def _open_token(org_id: str, blob: bytes) -> str:
-    from coffre.runtime import get_vault
-
-    key = get_vault().keyring.data_key(org_id, create=False)
-    return decrypt_object(key, blob, f"powens-user:{org_id}").decode()
+    return open_secret(org_id, f"powens-user:{org_id}", blob).decode()
 
 
 def _organisation_token(session: Session, org_id: str) -> bytes | None:

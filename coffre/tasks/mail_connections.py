@@ -22,7 +22,7 @@ from coffre.tasks.mail_errors import MailConfigError
 from coffre.tasks.mail_fetch import open_mailbox
 from coffre.tasks.mail_imap import ImapAccount
 from coffre.tasks.mail_nylas import NylasMailbox
-from coffre.tasks.mail_secrets import grant_lookup, open_credentials, seal_credentials
+from coffre.tasks.org_secrets import grant_lookup, open_credentials, seal_credentials
 
 ACTOR = "mail"
 

@@ -37,7 +37,7 @@ from coffre.tasks.mail_criteria import MailCriteria
 from coffre.tasks.mail_errors import MailAuthError, MailConfigError, MailError
 from coffre.tasks.mail_imap import ImapAccount, ImapMailbox
 from coffre.tasks.mail_nylas import NylasMailbox, NylasSettings
-from coffre.tasks.mail_secrets import open_credentials
+from coffre.tasks.org_secrets import open_credentials
 
 log = logging.getLogger(__name__)
 # Nylas indexes new mail with a delay: look back a little before the last message seen.

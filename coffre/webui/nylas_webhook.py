@@ -27,7 +27,7 @@ from coffre.models.mail import MailConnectionStatus
 from coffre.models.mail_queries import connections_for_grant, get_connection
 from coffre.runtime import get_engine
 from coffre.settings import get_settings
-from coffre.tasks.mail_secrets import grant_lookup
+from coffre.tasks.org_secrets import grant_lookup
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024

@@ -1,4 +1,5 @@
-"""Mail credentials, encrypted with the organisation's data key.
+"""Secrets kept for an organisation (mail credentials, the Powens token), encrypted with
+its data key.
 
 The grant id or the IMAP password is bound to its connection (the connection id is
 the associated data), so a blob copied onto another row does not decrypt; destroying
@@ -15,18 +16,26 @@ from coffre.runtime import get_vault
 from coffre.tasks.crypto import decrypt_object, encrypt_object
 
 
+def seal_secret(org_id: str, address: str, secret: bytes) -> bytes:
+    """A secret (credentials, a token) encrypted with the organisation's data key and
+    bound to `address`, so that it cannot be moved onto another row unnoticed."""
+    return encrypt_object(get_vault().keyring.data_key(org_id), secret, address)
+
+
+def open_secret(org_id: str, address: str, blob: bytes) -> bytes:
+    return decrypt_object(get_vault().keyring.data_key(org_id, create=False), blob, address)
+
+
 def _address(connection_id: str) -> str:
     return f"mail-connection:{connection_id}"
 
 
 def seal_credentials(org_id: str, connection_id: str, credentials: dict[str, Any]) -> bytes:
-    key = get_vault().keyring.data_key(org_id)
-    return encrypt_object(key, json.dumps(credentials).encode(), _address(connection_id))
+    return seal_secret(org_id, _address(connection_id), json.dumps(credentials).encode())
 
 
 def open_credentials(org_id: str, connection_id: str, blob: bytes) -> dict[str, Any]:
-    key = get_vault().keyring.data_key(org_id, create=False)
-    value = json.loads(decrypt_object(key, blob, _address(connection_id)))
+    value = json.loads(open_secret(org_id, _address(connection_id), blob))
     assert isinstance(value, dict)
     return value
 
