@@ -8,17 +8,13 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from coffre.models import find_organization, session_scope
+from coffre.models import session_scope
 from coffre.runtime import get_engine
 from coffre.tasks.bank_import import import_statement_fn
 from coffre.tasks.bank_sync import sync_connection_fn
+from coffre.tasks.capture import organisation_id
 from coffre.tasks.reconcile import reconcile_org_fn
 from coffre.tasks.statements import CsvMapping
-
-
-def _org_id(org: str) -> str:
-    with session_scope(get_engine()) as session:
-        return find_organization(session, org).id
 
 
 @task(name="import-statement-file", cache_policy=NO_CACHE)
@@ -40,7 +36,7 @@ reconcile_org = task(name="reconcile-organisation", cache_policy=NO_CACHE)(recon
 def reconcile(org: str) -> dict[str, int]:
     """Match open transactions with open documents: automatic when sure, suggestions
     otherwise; what a human decided is never changed. org: id or SIREN."""
-    report = reconcile_org(_org_id(org))
+    report = reconcile_org(organisation_id(org))
     get_run_logger().info("reconciliation: %s", report.to_json())
     return report.to_json()
 
@@ -54,7 +50,7 @@ def import_statement(
 ) -> dict[str, Any]:
     """Import an OFX, CAMT.053, CFONB 120 or CSV statement, whole or not at all, then
     reconcile. account_iban: the account, required when the file does not name it."""
-    org_id = _org_id(org)
+    org_id = organisation_id(org)
     imported = import_file(org_id, path, account_iban, csv_mapping)
     return {**imported, "reconciliation": reconcile(org_id)}
 
@@ -63,7 +59,7 @@ def import_statement(
 def sync_bank(org: str, connection_id: str) -> dict[str, Any]:
     """Fetch a Powens connection's accounts and new, changed or deleted transactions
     since the last sync, then reconcile. A Powens webhook triggers it."""
-    org_id = _org_id(org)
+    org_id = organisation_id(org)
     synced = sync_connection(org_id, connection_id)
     return {**synced.to_json(), "reconciliation": reconcile(org_id)}
 

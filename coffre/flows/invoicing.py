@@ -7,8 +7,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from coffre.models import find_organization, session_scope
-from coffre.runtime import get_engine
+from coffre.tasks.capture import organisation_id
 from coffre.tasks.invoicing import create_credit_note_fn, create_draft_fn, issue_invoice_fn
 
 create_draft = task(name="create-draft", cache_policy=NO_CACHE)(create_draft_fn)
@@ -18,11 +17,6 @@ issue = task(name="issue-invoice", cache_policy=NO_CACHE, retries=2, retry_delay
 )
 
 
-def _org_id(org: str) -> str:
-    with session_scope(get_engine()) as session:
-        return find_organization(session, org).id
-
-
 @flow(name="issue-invoice")
 def issue_invoice(
     org: str, invoice_id: str | None = None, draft: dict[str, Any] | None = None
@@ -30,7 +24,7 @@ def issue_invoice(
     """Issue an invoice: give either the id of a draft, or the draft itself (JSON: customer,
     lines, dates; see `coffre invoice issue`). Refused input consumes no number; returns
     the number, the invoice id and the sealed document's id."""
-    org_id = _org_id(org)
+    org_id = organisation_id(org)
     if invoice_id is None:
         if draft is None:
             raise ValueError("give invoice_id or draft")
@@ -46,6 +40,6 @@ def issue_credit_note(
 ) -> dict[str, Any]:
     """Cancel an issued invoice (id or number) by a credit note: all of it, or the lines
     given. The credit note has its own number in the same series."""
-    org_id = _org_id(org)
+    org_id = organisation_id(org)
     draft_id = create_credit_note(org_id, invoice, lines)
     return issue(org_id, draft_id).to_json()

@@ -16,11 +16,11 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from coffre.flows.capture import finish_capture
-from coffre.models import find_organization, session_scope
+from coffre.models import session_scope
 from coffre.models.mail_queries import connections_to_sweep
 from coffre.runtime import get_engine
 from coffre.settings import get_settings
-from coffre.tasks.capture import normalize_document
+from coffre.tasks.capture import normalize_document, organisation_id
 from coffre.tasks.mail_fetch import FetchReport, fetch_connection_fn
 
 _RUNNER = cast(
@@ -42,8 +42,7 @@ def fetch_mail(org: str, connection_id: str) -> dict[str, Any]:
     """Fetch one mail connection: matching messages since the last run → their PDF
     attachments → captured (PDF/A, sealed). org: the organisation's id or SIREN.
     Returns counts and one outcome per PDF; nothing of the mail itself."""
-    with session_scope(get_engine()) as session:
-        org_id = find_organization(session, org).id
+    org_id = organisation_id(org)
     report: FetchReport = fetch_mailbox(org_id, connection_id)
     logger = get_run_logger()
     if report.status == "busy":

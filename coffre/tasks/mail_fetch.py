@@ -207,7 +207,9 @@ def _fetch_imap(
             with session_scope(get_engine()) as session:
                 mark_processed(session, connection.id, [message_id], scope)
             _checkpoint(
-                connection, {"uidvalidity": scope, "last_uid": max(last_uid, candidate.uid)}
+                connection,
+                {"uidvalidity": scope, "last_uid": max(last_uid, candidate.uid)},
+                criteria_fingerprint(criteria, connection.folder),
             )
         last_uid = max(last_uid, candidate.uid)
     return {"uidvalidity": scope, "last_uid": last_uid}
@@ -251,11 +253,8 @@ def _keep(
             report.outcomes.append(store(pdf))
 
 
-def _checkpoint(connection: MailConnection, cursor: dict[str, Any]) -> None:
+def _checkpoint(connection: MailConnection, cursor: dict[str, Any], fingerprint: str) -> None:
     """Keep the IMAP cursor as messages are done, so a killed run resumes after them."""
-    fingerprint = criteria_fingerprint(
-        MailCriteria.model_validate(connection.criteria), connection.folder
-    )
     _save_cursor(connection, {**cursor, "criteria": fingerprint})
 
 
