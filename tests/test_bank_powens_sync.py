@@ -21,6 +21,7 @@ from coffre.models.bank import (
     BankTransaction,
 )
 from tests.fake_powens import FakePowens
+from tests.prefect_runs import fresh_deployment, runs_of
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -183,27 +184,9 @@ def test_token_is_encrypted_at_rest(organization: Any, powens: FakePowens) -> No
 
 @pytest.fixture
 def deployment_id(powens: FakePowens) -> UUID:
-    from prefect.client.orchestration import get_client
-
     from coffre.flows.bank import sync_bank
 
-    deployment = UUID(str(sync_bank.to_deployment(name="sync-bank").apply()))
-    with get_client(sync_client=True) as prefect:
-        for run in _runs(deployment):
-            prefect.delete_flow_run(run.id)
-    return deployment
-
-
-def _runs(deployment_id: UUID) -> list[Any]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-
-    with get_client(sync_client=True) as prefect:
-        return list(
-            prefect.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-            )
-        )
+    return fresh_deployment(sync_bank, "sync-bank")
 
 
 def test_webhook_only_triggers_a_sync_of_that_connection(
@@ -229,6 +212,6 @@ def test_webhook_only_triggers_a_sync_of_that_connection(
         assert client.post("/webhooks/powens", content=body, headers=stale).status_code == 401
         unsigned = client.post("/webhooks/powens", content=body)
         assert unsigned.status_code == 401
-    runs = _runs(deployment_id)
+    runs = runs_of(deployment_id)
     assert len(runs) == 1
     assert runs[0].parameters == {"org": organization.id, "connection_id": connection_id}

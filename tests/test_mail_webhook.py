@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from coffre.models import session_scope
 from coffre.models.mail import MailConnection, MailConnectionStatus
+from tests.prefect_runs import fresh_deployment, runs_of
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -31,17 +32,7 @@ def deployment_id(coffre_home: Path, monkeypatch: pytest.MonkeyPatch) -> UUID:
 
     monkeypatch.setenv("COFFRE_NYLAS_WEBHOOK_SECRET", SECRET)
     reset_runtime()
-    deployment = UUID(str(fetch_mail.to_deployment(name="fetch-mail").apply()))
-    _clear_runs(deployment)  # the Prefect API lives for the whole session
-    return deployment
-
-
-def _clear_runs(deployment_id: UUID) -> None:
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as prefect:
-        for run in _runs(deployment_id):
-            prefect.delete_flow_run(run.id)
+    return fresh_deployment(fetch_mail, "fetch-mail")
 
 
 @pytest.fixture
@@ -87,18 +78,6 @@ def _sign(body: bytes, secret: str = SECRET) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _runs(deployment_id: UUID) -> list[Any]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-
-    with get_client(sync_client=True) as prefect:
-        return list(
-            prefect.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-            )
-        )
-
-
 def test_challenge_is_echoed(client: TestClient) -> None:
     answer = client.get("/webhooks/nylas", params={"challenge": "abc123"})
     assert answer.status_code == 200 and answer.text == "abc123"
@@ -113,7 +92,7 @@ def test_signed_notification_triggers_one_fetch_per_notification(
             "/webhooks/nylas", content=body, headers={"X-Nylas-Signature": _sign(body)}
         )
         assert answer.status_code == 200 and answer.json() == {"triggered": 1}
-    runs = _runs(deployment_id)
+    runs = runs_of(deployment_id)
     assert len(runs) == 1
     assert runs[0].parameters == {"org": connection.org_id, "connection_id": connection.id}
     assert runs[0].idempotency_key == f"nylas:n-1:{connection.id}"
@@ -122,7 +101,7 @@ def test_signed_notification_triggers_one_fetch_per_notification(
     answer = client.post(
         "/webhooks/nylas", content=truncated, headers={"x-nylas-signature": _sign(truncated)}
     )
-    assert answer.json() == {"triggered": 1} and len(_runs(deployment_id)) == 2
+    assert answer.json() == {"triggered": 1} and len(runs_of(deployment_id)) == 2
 
 
 def test_gzip_delivery_is_accepted(
@@ -137,7 +116,7 @@ def test_gzip_delivery_is_accepted(
             headers={"Content-Encoding": "gzip", "X-Nylas-Signature": _sign(signed)},
         )
         assert answer.status_code == 200 and answer.json() == {"triggered": 1}
-    assert len(_runs(deployment_id)) == 1
+    assert len(runs_of(deployment_id)) == 1
 
 
 @pytest.mark.parametrize(
@@ -155,7 +134,7 @@ def test_forged_requests_are_refused_and_trigger_nothing(
 ) -> None:
     answer = client.post("/webhooks/nylas", content=_notification(), headers=headers)
     assert answer.status_code == 401
-    assert _runs(deployment_id) == []
+    assert runs_of(deployment_id) == []
 
 
 def test_tampered_body_and_gzip_bomb_are_refused(
@@ -174,7 +153,7 @@ def test_tampered_body_and_gzip_bomb_are_refused(
         headers={"Content-Encoding": "gzip", "X-Nylas-Signature": _sign(bomb)},
     )
     assert answer.status_code == 401
-    assert _runs(deployment_id) == []
+    assert runs_of(deployment_id) == []
 
 
 def test_unknown_grant_and_other_events_trigger_nothing(
@@ -185,7 +164,7 @@ def test_unknown_grant_and_other_events_trigger_nothing(
             "/webhooks/nylas", content=body, headers={"X-Nylas-Signature": _sign(body)}
         )
         assert answer.status_code == 200 and not answer.json().get("triggered")
-    assert _runs(deployment_id) == []
+    assert runs_of(deployment_id) == []
 
 
 def test_grant_expired_marks_the_connection(
