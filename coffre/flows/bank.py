@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from coffre.flows.sweeps import run_for_each
 from coffre.models import session_scope
 from coffre.runtime import get_engine
 from coffre.tasks.bank_import import import_statement_fn
@@ -86,11 +87,4 @@ def connections_to_sync() -> list[tuple[str, str]]:
 def sync_bank_sweep() -> dict[str, str]:
     """Sync every active Powens connection (in case a webhook was lost); fails at the
     end, naming them, if any connection failed."""
-    results: dict[str, str] = {}
-    for org_id, connection_id in connections_to_sync():
-        state = sync_bank(org_id, connection_id, return_state=True)
-        results[connection_id] = state.name or str(state.type)
-    failed = [cid for cid, name in results.items() if name != "Completed"]
-    if failed:
-        raise RuntimeError(f"{len(failed)} bank connection(s) failed: {', '.join(failed)}")
-    return results
+    return run_for_each(sync_bank, connections_to_sync(), "bank connection")

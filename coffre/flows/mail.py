@@ -16,6 +16,7 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from coffre.flows.capture import finish_capture
+from coffre.flows.sweeps import run_for_each
 from coffre.models import session_scope
 from coffre.models.mail_queries import connections_to_sweep
 from coffre.runtime import get_engine
@@ -71,11 +72,4 @@ def fetch_mail_sweep() -> dict[str, str]:
     A connection that fails does not stop the others; the sweep fails at the end if
     any did, naming them, so that the dashboard shows it.
     """
-    results: dict[str, str] = {}
-    for org_id, connection_id in list_connections_to_sweep():
-        state = fetch_mail(org_id, connection_id, return_state=True)
-        results[connection_id] = state.name or str(state.type)
-    failed = [cid for cid, name in results.items() if name not in ("Completed",)]
-    if failed:
-        raise RuntimeError(f"{len(failed)} mail connection(s) failed: {', '.join(failed)}")
-    return results
+    return run_for_each(fetch_mail, list_connections_to_sweep(), "mail connection")
