@@ -239,6 +239,7 @@ def verify(
 
 
 def _add_subcommands() -> None:
+    from coffre.cli_backup import backup_app
     from coffre.cli_bank import bank_app, match_app, reconcile_command
     from coffre.cli_invoice import invoice_app
     from coffre.cli_mail import mail_app
@@ -248,6 +249,7 @@ def _add_subcommands() -> None:
     app.add_typer(match_app, name="match")
     app.command("reconcile")(reconcile_command)
     app.add_typer(invoice_app, name="invoice")
+    app.add_typer(backup_app, name="backup")
 
 
 _add_subcommands()

@@ -110,6 +110,39 @@ class Settings(BaseSettings):
     bank_retries: int = Field(default=4, ge=0)
     bank_retry_max_seconds: float = Field(default=60, ge=0)
 
+    # Nightly backups. Without repository blocks, the embedded default backs up to one
+    # restic repository under home, encrypted to an age identity kept under home (for
+    # trying Coffre only: in production the identity must live off the machine).
+    backup_repository_blocks: list[str] = Field(
+        default_factory=list, description="Names of BackupRepository blocks (one per copy)."
+    )
+    backup_recipients: list[str] = Field(
+        default_factory=list, description="age public recipients of the operators."
+    )
+    backup_identity_block: str | None = Field(
+        default=None, description="Name of a BackupIdentity block; loaded by the drill only."
+    )
+    backup_host: str = "coffre"
+    backup_keep_daily: int = Field(default=14, ge=0)
+    backup_keep_weekly: int = Field(default=8, ge=0)
+    backup_keep_monthly: int = Field(default=24, ge=0)
+    backup_keep_yearly: int = Field(default=10, ge=0)
+    backup_keys_keep_days: int = Field(
+        default=35, gt=0, description="Key-store snapshots older than this are forgotten."
+    )
+    backup_check_weekday: int = Field(default=6, ge=0, le=6, description="0 = Monday.")
+    backup_check_subsets: int = Field(
+        default=12, gt=0, description="check --read-data-subset=n/N: all data every N weeks."
+    )
+    backup_timeout_seconds: float = Field(default=6 * 3600, gt=0)
+    backup_lock_wait_seconds: float = Field(
+        default=300, gt=0, description="How long pg_dump waits for a table lock before failing."
+    )
+    backup_drill_sample: int = Field(default=5, ge=0)
+    backup_drill_database_url: str | None = Field(
+        default=None, description="PostgreSQL server for the drill's scratch database."
+    )
+
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8470
 
@@ -139,6 +172,11 @@ class Settings(BaseSettings):
     @property
     def inbox_path(self) -> Path:
         return self.resolved_home / "inbox"
+
+    @property
+    def backup_path(self) -> Path:
+        """Staging, hash cache, S3 mirror and drill scratch space of the backups."""
+        return self.resolved_home / "backup"
 
     @property
     def work_path(self) -> Path:

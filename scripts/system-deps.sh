@@ -11,6 +11,7 @@ packages=(
   softhsm2 libnss3-tools                              # the seal key's HSM; pdfsig's trust store
   dovecot-imapd                                       # the IMAP server the mail tests fetch from
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0  # WeasyPrint: e-invoice HTML → PDF/A-3b
+  restic age postgresql-client                        # nightly backups: restic repositories, age encryption, pg_dump
 )
 
 missing=()
