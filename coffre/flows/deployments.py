@@ -8,6 +8,7 @@ from prefect import Flow
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
+from coffre.flows.backup import nightly_backup, restore_drill
 from coffre.flows.bank import import_statement, reconcile, sync_bank, sync_bank_sweep
 from coffre.flows.capture import capture, capture_folder
 from coffre.flows.invoicing import issue_credit_note, issue_invoice
@@ -28,6 +29,8 @@ DEPLOYMENT_NAMES = (
     "reconcile/reconcile",
     "issue-invoice/issue-invoice",
     "issue-credit-note/issue-credit-note",
+    "nightly-backup/nightly-backup",
+    "restore-drill/restore-drill",
 )
 TIMEZONE = "Europe/Paris"
 
@@ -94,6 +97,18 @@ def embedded_deployments() -> list[RunnerDeployment]:
         ),
         _deployment(
             issue_credit_note, "Cancel an issued invoice by a credit note.", tags=["invoicing"]
+        ),
+        _deployment(
+            nightly_backup,
+            "Encrypted backup of the store, objects and key store to every repository.",
+            schedule=Cron("30 2 * * *", timezone=TIMEZONE),
+            tags=["backup"],
+        ),
+        _deployment(
+            restore_drill,
+            "Restore the latest backup into scratch space and verify it.",
+            schedule=Cron("30 5 * * 0", timezone=TIMEZONE),
+            tags=["backup"],
         ),
     ]
 

@@ -291,7 +291,7 @@ def _scratch_postgres(server_url: str) -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
             url = make_url(server_url).set(database=name)
-            yield url.set(drivername="postgresql").render_as_string(hide_password=False)
+            yield url.render_as_string(hide_password=False)
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

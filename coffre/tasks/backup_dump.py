@@ -116,13 +116,25 @@ def _dump_sqlite(path: Path, recipients: Sequence[str], output: Path) -> StoreSn
     try:
         source.backup(copy)
         snapshot = StoreSnapshot("sqlite", sqlite_row_counts(copy), sqlite_documents(copy))
-        data = copy.serialize()
+        data = _rollback_journal_header(copy.serialize())
     finally:
         source.close()
         copy.close()
     with encrypting_writer(recipients, output) as pipe:
         pipe.write(data)
     return snapshot
+
+
+def _rollback_journal_header(image: bytes) -> bytes:
+    """Mark the image as a rollback-journal database (header bytes 18-19).
+
+    The store runs in WAL mode and the copy keeps that flag, but a WAL database cannot
+    be opened from memory or without its -wal file: a restore would fail to open it.
+    """
+    header = bytearray(image[:100])
+    if len(header) == 100 and header[18] == 2 and header[19] == 2:
+        return bytes(header[:18]) + b"\x01\x01" + image[20:]
+    return image
 
 
 def sqlite_row_counts(conn: sqlite3.Connection) -> dict[str, int]:

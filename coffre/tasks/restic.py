@@ -23,8 +23,10 @@ from typing import Any
 
 RESTIC = os.environ.get("COFFRE_RESTIC_BINARY", "restic")
 _LOCKED = re.compile(r"repository is already locked|unable to create lock", re.IGNORECASE)
+# Only a definite "nothing there": an unreachable provider must not look like a new one.
 _NOT_A_REPOSITORY = re.compile(
-    r"unable to open config file|Is there a repository at the following location", re.IGNORECASE
+    r"unable to open config file.*(no such file|does not exist|NoSuchKey|NoSuchBucket|not found)",
+    re.IGNORECASE,
 )
 
 

@@ -1,0 +1,200 @@
+"""Nightly backup cost: a first backup, a second after 1 % new documents, against bare restic.
+
+Builds an embedded Coffre with `--documents` documents (an original and an archive copy
+each, `--kib` KiB of incompressible bytes apiece, encrypted in the vault as usual:
+about 500 MB for the defaults), then, in one run:
+
+- Coffre, first night: stage (SQLite dump + manifest + key store, age-encrypted; every
+  object hashed once) and back up to three restic repositories (local folders), each
+  with retention and prune as every night; per-repository time and bytes added;
+- Coffre, second night after `--new-percent` % new documents: same, incremental;
+- baseline: a bare `restic backup` of the same folders (objects + staged files) into a
+  fresh repository, default options — what an operator would run by hand.
+
+Goals: second night ≤ 10 % of the first; Coffre per repository ≤ 1.3× bare restic,
+where Coffre's per-repository cost counts its staging share (staging time / 3).
+The flows' Prefect orchestration is not timed (a fixed few seconds a night); the work
+they run is.
+
+    .venv/bin/python -m benchmarks.backup [--documents 2000] [--kib 125] [--new-percent 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+WORK = Path(tempfile.gettempdir()) / "coffre-bench-backup"
+REPOSITORIES = ("ovh-rbx", "eu-de", "eu-nl")
+
+
+@dataclass
+class Night:
+    stage_seconds: float
+    repository_seconds: dict[str, float]
+    bytes_added: dict[str, int]
+    new_objects: int
+
+    @property
+    def total(self) -> float:
+        return self.stage_seconds + sum(self.repository_seconds.values())
+
+    def per_repository(self) -> float:
+        """Staging is shared by the three repositories: count a third of it for each."""
+        return self.stage_seconds / len(self.repository_seconds) + (
+            sum(self.repository_seconds.values()) / len(self.repository_seconds)
+        )
+
+
+def _environment(home: Path) -> None:
+    os.environ["COFFRE_HOME"] = str(home)
+    os.environ["PREFECT_HOME"] = str(home / "prefect")
+    os.environ.pop("COFFRE_DATABASE_URL", None)
+
+
+def _add_documents(org_id: str, count: int, kib: int, start: int) -> None:
+    from coffre.models import Document, session_scope
+    from coffre.models.document import DocumentKind, DocumentSource, DocumentStatus
+    from coffre.runtime import get_vault
+
+    vault = get_vault()
+    with session_scope() as session:
+        for number in range(start, start + count):
+            original = vault.put(org_id, b"%PDF-1.7\n" + os.urandom(kib * 1024))
+            archive = vault.put(org_id, b"%PDF-1.7\n%archive\n" + os.urandom(kib * 1024))
+            session.add(
+                Document(
+                    org_id=org_id,
+                    kind=DocumentKind.RECEIPT,
+                    source=DocumentSource.UPLOAD,
+                    filename=f"ticket-{number:05d}.pdf",
+                    original_sha256=original.sha256,
+                    original_size=original.size,
+                    media_type="application/pdf",
+                    original_key=original.key,
+                    archive_key=archive.key,
+                    archive_sha256=archive.sha256,
+                    status=DocumentStatus.NORMALIZED,
+                )
+            )
+
+
+def _night(repositories: list[Any], at: datetime) -> Night:
+    from coffre.models.db import engine_for
+    from coffre.runtime import get_vault
+    from coffre.settings import get_settings
+    from coffre.tasks.backup_config import backup_policy, recipients
+    from coffre.tasks.backup_run import back_up_to, stage
+
+    settings = get_settings()
+    started = time.perf_counter()
+    staged = stage(
+        settings, get_vault().store, recipients(settings), engine_for(settings.keys_url)
+    )
+    stage_seconds = time.perf_counter() - started
+    seconds, added = {}, {}
+    for repository in repositories:
+        started = time.perf_counter()
+        outcome = back_up_to(
+            repository,
+            staged,
+            backup_policy(settings),
+            at=at,
+            run_check=False,
+            cache_dir=settings.backup_path / "restic-cache",
+        )
+        seconds[repository.name] = time.perf_counter() - started
+        if not outcome.ok:
+            raise SystemExit(f"backup to {repository.name} failed: {outcome.error}")
+        added[repository.name] = outcome.bytes_added
+    return Night(stage_seconds, seconds, added, staged.new_objects)
+
+
+def _bare_restic(paths: list[Path], repository: Path, password: Path) -> tuple[float, int]:
+    base = ["restic", "--repo", str(repository), "--password-file", str(password)]
+    subprocess.run([*base, "init"], check=True, capture_output=True)
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [*base, "backup", "--json", *map(str, paths)], check=True, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - started
+    summary = [line for line in completed.stdout.splitlines() if '"summary"' in line][-1]
+    import json
+
+    return elapsed, int(json.loads(summary)["data_added"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=2000)
+    parser.add_argument("--kib", type=int, default=125, help="size of each object, in KiB")
+    parser.add_argument("--new-percent", type=float, default=1.0)
+    args = parser.parse_args()
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    home = WORK / "home"
+    _environment(home)
+    from coffre.bootstrap import prepare_home
+    from coffre.models import Organization, session_scope
+    from coffre.settings import get_settings
+    from coffre.tasks.restic import ResticRepository
+
+    prepare_home()
+    org = Organization(name="Boulangerie Martin", siren="732829320")
+    with session_scope() as session:
+        session.add(org)
+    started = time.perf_counter()
+    _add_documents(org.id, args.documents, args.kib, 0)
+    settings = get_settings()
+    stored = sum(p.stat().st_size for p in settings.objects_path.rglob("*") if p.is_file())
+    print(
+        f"{args.documents} documents, {stored / 1e6:.0f} MB of objects "
+        f"(made in {time.perf_counter() - started:.1f} s) in {WORK}"
+    )
+    password = WORK / "restic.pass"
+    password.write_text("benchmark-password\n")
+    repositories = [
+        ResticRepository(name, str(WORK / "repos" / name), "benchmark-password", host="coffre")
+        for name in REPOSITORIES
+    ]
+    today = datetime.now().astimezone()
+
+    first = _night(repositories, today - timedelta(days=1))
+    staging = settings.backup_path / "staging"
+    bare_first, bare_first_bytes = _bare_restic(
+        [staging / "data", settings.objects_path], WORK / "bare", password
+    )
+
+    new = max(1, round(args.documents * args.new_percent / 100))
+    _add_documents(org.id, new, args.kib, args.documents)
+    second = _night(repositories, today)
+
+    def show(label: str, night: Night) -> None:
+        print(f"{label}: {night.total:.2f} s in all (staging {night.stage_seconds:.2f} s)")
+        for name in REPOSITORIES:
+            print(
+                f"  {name:8s} {night.repository_seconds[name]:6.2f} s  "
+                f"{night.bytes_added[name] / 1e6:8.2f} MB sent"
+            )
+
+    show("Coffre, first night", first)
+    show(f"Coffre, second night (+{new} documents, {second.new_objects} new objects)", second)
+    print(f"bare restic backup, same data: {bare_first:.2f} s, {bare_first_bytes / 1e6:.2f} MB")
+    print(f"ratio second / first night: {second.total / first.total:.3f}  (goal ≤ 0.10)")
+    print(
+        f"ratio Coffre per repository / bare restic: {first.per_repository() / bare_first:.2f}  "
+        f"(goal ≤ 1.3; Coffre {first.per_repository():.2f} s = staging/3 + one repository)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
