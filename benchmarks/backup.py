@@ -96,9 +96,7 @@ def _night(repositories: list[Any], at: datetime) -> Night:
 
     settings = get_settings()
     started = time.perf_counter()
-    staged = stage(
-        settings, get_vault().store, recipients(settings), engine_for(settings.keys_url)
-    )
+    staged = stage(settings, get_vault().store, recipients(settings), engine_for(settings.keys_url))
     stage_seconds = time.perf_counter() - started
     seconds, added = {}, {}
     for repository in repositories:
