@@ -30,6 +30,9 @@ class BackupRepository(Block):
         default=None, description="PEM of a private CA that signs the endpoint's certificate."
     )
     timeout_seconds: float = Field(default=6 * 3600, gt=0)
+    limit_upload_kib: int | None = Field(
+        default=None, gt=0, description="Upload limit in KiB/s (restic --limit-upload)."
+    )
 
     def to_repository(self, name: str, pki_dir: Path, host: str) -> ResticRepository:
         env: dict[str, str] = {}
@@ -52,6 +55,7 @@ class BackupRepository(Block):
             cacert=cacert,
             timeout_seconds=self.timeout_seconds,
             host=host,
+            limit_upload_kib=self.limit_upload_kib,
         )
 
 

@@ -9,23 +9,24 @@ primary store: the dump reads a snapshot, objects are only listed and read.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from coffre.settings import Settings
 from coffre.tasks.backup_config import DATA_TAG, KEYS_TAG, BackupPolicy
 from coffre.tasks.backup_dump import StoreSnapshot, dump_store
 from coffre.tasks.backup_manifest import export_keys, write_manifest
 from coffre.tasks.backup_objects import inventory, mirror_new_objects
-from coffre.tasks.restic import Restic, ResticError, ResticRepository
+from coffre.tasks.restic import BackupSummary, Restic, ResticError, ResticRepository
 from coffre.tasks.storage import ObjectStore
 
 DUMP_NAME = "store.dump.age"
 MANIFEST_NAME = "manifest.jsonl.gz.age"
 KEYS_NAME = "keys.json.age"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -113,26 +114,30 @@ def back_up_to(
     run_check: bool,
     cache_dir: Path | None,
 ) -> RepositoryOutcome:
-    """Back up, apply retention and (when due) check one repository; never raises."""
+    """Back up, apply retention and (when due) check one repository; never raises.
+
+    Every restic command pays the repository key's derivation (scrypt, about half a
+    second by restic's design), so nothing is run just in case: the repository is
+    created when the first backup finds none, and stale locks are removed when a
+    command meets one.
+    """
     outcome = RepositoryOutcome(repository.name)
     restic = Restic(repository, cache_dir)
     started = time.monotonic()
     try:
-        restic.ensure_initialised()
-        restic.unlock_stale()
-        data = _backup_retrying_on_lock(restic, staged.data_paths, DATA_TAG, at)
-        keys = _backup_retrying_on_lock(restic, [staged.keys_dir], KEYS_TAG, at)
+        data = _recovering(restic, lambda: _backup(restic, staged.data_paths, DATA_TAG, at), True)
+        keys = _recovering(restic, lambda: _backup(restic, [staged.keys_dir], KEYS_TAG, at))
         outcome.snapshot_id, outcome.keys_snapshot_id = data.snapshot_id, keys.snapshot_id
         outcome.bytes_added = data.data_added + keys.data_added
         outcome.files_new = data.files_new
-        outcome.forgotten = restic.forget(DATA_TAG, policy.data)
-        outcome.forgotten += restic.forget(KEYS_TAG, policy.keys)
+        outcome.forgotten = _recovering(restic, lambda: restic.forget(DATA_TAG, policy.data))
+        outcome.forgotten += _recovering(restic, lambda: restic.forget(KEYS_TAG, policy.keys))
         if outcome.forgotten:
-            restic.prune()  # nothing forgotten, nothing to reclaim: skip the repack
+            _recovering(restic, restic.prune)  # nothing forgotten, nothing to reclaim
         if run_check:
             subset = check_subset(at, policy.check_subsets)
             outcome.check = f"running (subset {subset})"
-            restic.check(read_data_subset=subset)
+            _recovering(restic, lambda: restic.check(read_data_subset=subset))
             outcome.check = f"ok (subset {subset})"
         outcome.ok = True
     except ResticError as error:
@@ -144,12 +149,20 @@ def back_up_to(
     return outcome
 
 
-def _backup_retrying_on_lock(restic: Restic, paths: list[Path], tag: str, at: datetime) -> Any:
-    """A run killed earlier can leave a lock; restic removes it once it is stale."""
+def _backup(restic: Restic, paths: list[Path], tag: str, at: datetime) -> BackupSummary:
+    # Objects and dumps are encrypted already: compressing them would only cost time.
+    return restic.backup(paths, tags=[tag], at=at, extra=["--compression", "off"])
+
+
+def _recovering(restic: Restic, action: Callable[[], T], may_create: bool = False) -> T:
+    """Run ``action``; create a missing repository, or clear a stale lock, and retry once."""
     try:
-        return restic.backup(paths, tags=[tag], at=at, extra=["--compression", "off"])
+        return action()
     except ResticError as error:
-        if not error.locked:
+        if may_create and error.missing_repository:
+            restic.init()
+        elif error.locked:
+            restic.unlock_stale()  # restic removes only locks whose process is gone
+        else:
             raise
-        restic.unlock_stale()
-        return restic.backup(paths, tags=[tag], at=at, extra=["--compression", "off"])
+    return action()

@@ -60,6 +60,7 @@ class ResticRepository:
     cacert: Path | None = None
     timeout_seconds: float = 3600
     host: str = "coffre"
+    limit_upload_kib: int | None = None  # restic --limit-upload, to spare a shared uplink
 
     def secrets(self) -> list[str]:
         return [value for value in (self.password, *self.env.values()) if len(value) >= 4]
@@ -131,6 +132,8 @@ class Restic:
         command = [RESTIC, "--repo", self.repository.url, "--password-file", str(password_file)]
         if self.repository.cacert:
             command += ["--cacert", str(self.repository.cacert)]
+        if self.repository.limit_upload_kib:
+            command += ["--limit-upload", str(self.repository.limit_upload_kib)]
         if self.cache_dir:
             command += ["--cache-dir", str(self.cache_dir)]
         else:
@@ -193,18 +196,8 @@ class Restic:
 
     # -- operations -----------------------------------------------------------------
 
-    def ensure_initialised(self) -> bool:
-        """Create the repository on first use; True when this call created it."""
-        try:
-            self.run(
-                "cat config", ["--no-lock", "cat", "config"], timeout=min(120, self._timeout())
-            )
-            return False
-        except ResticError as error:
-            if not error.missing_repository:
-                raise
+    def init(self) -> None:
         self.run("init", ["init", "--repository-version", "2"])
-        return True
 
     def unlock_stale(self) -> None:
         """Remove locks left by killed runs (restic only removes stale ones)."""
