@@ -194,7 +194,8 @@ def audit_verify(org: OrgOption) -> None:
 
     prepare_home()
     with session_scope() as session:
-        report = verify_chain(session, find_organization(session, org).id)
+        org_id = find_organization(session, org, include_deleted=True).id
+        report = verify_chain(session, org_id)
     _print_json(asdict(report))
     if not report.ok:
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ from prefect import Flow
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
+from coffre.flows.account import delete_account
 from coffre.flows.backup import nightly_backup, restore_drill
 from coffre.flows.bank import import_statement, reconcile, sync_bank, sync_bank_sweep
 from coffre.flows.capture import capture, capture_folder
@@ -31,6 +32,7 @@ DEPLOYMENT_NAMES = (
     "issue-credit-note/issue-credit-note",
     "nightly-backup/nightly-backup",
     "restore-drill/restore-drill",
+    "delete-account/delete-account",
 )
 TIMEZONE = "Europe/Paris"
 
@@ -109,6 +111,11 @@ def embedded_deployments() -> list[RunnerDeployment]:
             "Restore the latest backup into scratch space and verify it.",
             schedule=Cron("30 5 * * 0", timezone=TIMEZONE),
             tags=["backup"],
+        ),
+        _deployment(
+            delete_account,
+            "Delete an account: third-party access revoked, data key destroyed, data removed.",
+            tags=["account"],
         ),
     ]
 

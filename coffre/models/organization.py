@@ -34,6 +34,10 @@ class Organization(SQLModel, table=True):
     name: str = Field(max_length=200)
     siren: str = Field(max_length=9, unique=True, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+    # Account deletion: requested (the flow is under way) then done. The row stays as a
+    # tombstone that carries the organisation's audit journal.
+    deletion_requested_at: datetime | None = Field(default=None)
+    deleted_at: datetime | None = Field(default=None)
 
 
 class User(SQLModel, table=True):

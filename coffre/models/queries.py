@@ -12,8 +12,13 @@ class NotFound(LookupError):
     """The row does not exist for this organisation (whether or not it exists elsewhere)."""
 
 
-def find_organization(session: Session, ref: str) -> Organization:
-    """An organisation by id or SIREN (spaces allowed in the SIREN)."""
+def find_organization(session: Session, ref: str, *, include_deleted: bool = False) -> Organization:
+    """An organisation by id or SIREN (spaces allowed in the SIREN).
+
+    An account being deleted, or deleted, is not found unless ``include_deleted``: no
+    capture, fetch or sync may write to it again (a new upload would otherwise create
+    a fresh data key for an organisation whose key was destroyed).
+    """
     compact = ref.replace(" ", "")
     org = (
         session.get(Organization, ref)
@@ -21,6 +26,8 @@ def find_organization(session: Session, ref: str) -> Organization:
     )
     if org is None:
         raise NotFound(f"no organisation {ref!r}")
+    if org.deletion_requested_at is not None and not include_deleted:
+        raise NotFound(f"the account of organisation {ref!r} is deleted")
     return org
 
 

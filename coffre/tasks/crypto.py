@@ -89,6 +89,10 @@ class KeyRing:
         self._lock = threading.Lock()
         create_keystore(keystore)
 
+    @property
+    def keystore(self) -> Engine:
+        return self._keystore
+
     def data_key(self, org_id: str, *, create: bool = True) -> SecretKey:
         with self._lock:
             cached = self._cache.get(org_id)
