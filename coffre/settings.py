@@ -143,6 +143,24 @@ class Settings(BaseSettings):
         default=None, description="PostgreSQL server for the drill's scratch database."
     )
 
+    # Customer portal (NiceGUI), HTTPS only. Without a certificate, the embedded default
+    # makes a self-signed one under home/pki/portal.
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 8443
+    portal_cert_path: Path | None = None
+    portal_key_path: Path | None = None
+    portal_storage_secret: SecretStr | None = Field(
+        default=None, description="Signs session cookies; default: a file under home/secrets."
+    )
+    portal_session_idle_minutes: float = Field(default=30, gt=0)
+    portal_session_max_hours: int = Field(default=12, gt=0)
+    portal_login_attempts: int = Field(
+        default=5, gt=0, description="Failed logins per account and address before a pause."
+    )
+    portal_login_window_minutes: int = Field(default=15, gt=0)
+    portal_page_size: int = Field(default=50, gt=0, le=500)
+    security_contact: str = "mailto:securite@coffre.example"
+
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8470
 
@@ -177,6 +195,11 @@ class Settings(BaseSettings):
     def backup_path(self) -> Path:
         """Staging, hash cache, S3 mirror and drill scratch space of the backups."""
         return self.resolved_home / "backup"
+
+    @property
+    def portal_storage_path(self) -> Path:
+        """NiceGUI's server-side session storage."""
+        return self.resolved_home / "portal"
 
     @property
     def work_path(self) -> Path:

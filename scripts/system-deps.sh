@@ -9,10 +9,18 @@ packages=(
   libmagic1                                           # content sniffing
   fonts-dejavu-core                                   # receipts rendered by tests/benchmarks
   softhsm2 libnss3-tools                              # the seal key's HSM; pdfsig's trust store
-  dovecot-imapd                                       # the IMAP server the mail tests fetch from
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0  # WeasyPrint: e-invoice HTML → PDF/A-3b
   restic age postgresql-client                        # nightly backups: restic repositories, age encryption, pg_dump
 )
+
+# Only for the tests (not in production images: COFFRE_SYSTEM_DEPS=runtime).
+test_packages=(
+  dovecot-imapd                                       # the IMAP server the mail tests fetch from
+  chromium                                            # the portal tests drive a real browser (headless)
+)
+if [ "${COFFRE_SYSTEM_DEPS:-all}" != "runtime" ]; then
+  packages+=("${test_packages[@]}")
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,0 +1,50 @@
+"""The frame of every signed-in page: header, navigation, language, log-out."""
+
+from __future__ import annotations
+
+from nicegui import app, ui
+
+from coffre.webui.auth import SessionUser
+from coffre.webui.i18n import language, t
+from coffre.webui.session import current_user, end_session
+
+
+def signed_in(permission: str = "read") -> SessionUser | None:
+    """The user, with the page frame drawn; None (and a redirect) when not allowed."""
+    user = current_user()
+    if user is None:
+        ui.navigate.to("/connexion")
+        return None
+    if not user.may(permission):
+        frame(user)
+        ui.label("Vous n'avez pas accès à cette page.").classes("text-negative")
+        return None
+    frame(user)
+    return user
+
+
+def frame(user: SessionUser) -> None:
+    with ui.header().classes("items-center justify-between"):
+        with ui.row().classes("items-center gap-4"):
+            ui.label("Coffre").classes("text-h6")
+            ui.link(t("Tableau de bord"), "/").classes("text-white")
+            ui.link(t("Documents"), "/documents").classes("text-white")
+            if user.may("upload"):
+                ui.link(t("Envoyer"), "/envoyer").classes("text-white")
+            ui.link(t("Compte"), "/compte").classes("text-white")
+        with ui.row().classes("items-center gap-2"):
+            ui.label(f"{user.org_name} · {user.email}").classes("text-caption")
+            ui.button("EN" if language() == "fr" else "FR", on_click=_switch_language).props(
+                "flat color=white dense"
+            )
+            ui.button(t("Déconnexion"), on_click=_log_out).props("flat color=white")
+
+
+def _switch_language() -> None:
+    app.storage.user["lang"] = "en" if language() == "fr" else "fr"
+    ui.navigate.reload()
+
+
+def _log_out() -> None:
+    end_session()
+    ui.navigate.to("/connexion")
