@@ -122,9 +122,14 @@ def main() -> int:
         children.append(
             start_child([sys.executable, "-m", "coffre.webui.webhook_app"], logs / "webhooks.log")
         )
+        children.append(
+            start_child([sys.executable, "-m", "coffre.webui.portal"], logs / "portal.log")
+        )
         _start_inbox_watcher(settings, stop_event)
         print(  # noqa: T201 - the operator's welcome
             f"\nCoffre is running (home: {home})\n"
+            f"  Portal            : https://{settings.portal_host}:{settings.portal_port}/"
+            " (self-signed certificate unless configured)\n"
             f"  Prefect dashboard : {base_url}\n"
             f"  Prefect API       : {api_url}\n"
             f"  Inbox             : {settings.inbox_path}/<SIREN or organisation id>/\n"

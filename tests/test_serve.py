@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -29,6 +30,17 @@ def _answers(url: str) -> bytes | None:
         return None
 
 
+def _answers_tls(url: str, certificate: Path) -> bool:
+    if not certificate.exists():
+        return False
+    context = ssl.create_default_context(cafile=str(certificate))
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -46,6 +58,7 @@ def test_embedded_run_captures_the_inbox_and_stops_on_ctrl_c(tmp_path: Path) -> 
         "COFFRE_PREFECT_PORT": str(_free_port()),
         "COFFRE_TSA_PORT": str(_free_port()),
         "COFFRE_WEBHOOK_PORT": str(_free_port()),
+        "COFFRE_PORTAL_PORT": str(_free_port()),
         "PREFECT_HOME": str(home / "prefect"),
     }
     env.pop("PREFECT_API_URL", None)
@@ -97,6 +110,10 @@ def _run_checks(env: dict[str, str], home: Path, org: dict[str, str], log: Path)
     webhooks = f"http://127.0.0.1:{env['COFFRE_WEBHOOK_PORT']}/webhooks/nylas"
     assert f"Webhooks          : {webhooks}" in output
     _wait_for(lambda: _answers(f"{webhooks}?challenge=abc") == b"abc", 30, "the webhook app")
+    portal = f"https://127.0.0.1:{env['COFFRE_PORTAL_PORT']}/"
+    assert f"Portal            : {portal}" in output
+    certificate = home / "pki" / "portal" / "portal.pem"
+    _wait_for(lambda: _answers_tls(portal + "healthz", certificate), 60, "the portal")
 
     inbox = home / "inbox" / "732829320"
     inbox.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,138 @@
+"""Portal building blocks without a browser: accounts, throttling, sessions, search."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from coffre.models import Document, Organization, session_scope
+from coffre.models.document import DocumentKind, DocumentSource, DocumentStatus
+from coffre.models.document_search import DocumentFilter, search_documents
+from coffre.models.organization import Role
+from coffre.webui.auth import (
+    AuthError,
+    LoginThrottle,
+    log_in,
+    session_record,
+    session_user,
+    sign_up,
+    throttle,
+)
+
+PASSWORD = "un mot de passe assez long"
+
+
+def test_sign_up_checks_its_input_and_refuses_duplicates(coffre_home: Path) -> None:
+    with pytest.raises(AuthError, match="SIREN"):
+        sign_up("Boulangerie", "732829321", "a@b.example", PASSWORD)  # bad check digit
+    with pytest.raises(AuthError, match="12 caractères"):
+        sign_up("Boulangerie", "732829320", "a@b.example", "court")
+    with pytest.raises(AuthError, match="e-mail"):
+        sign_up("Boulangerie", "732829320", "pas-une-adresse", PASSWORD)
+    owner = sign_up("Boulangerie", "732 829 320", "Marie@Boulangerie.example", PASSWORD)
+    assert owner.role == Role.OWNER and owner.email == "marie@boulangerie.example"
+    with pytest.raises(AuthError, match="déjà un compte"):
+        sign_up("Autre", "732829320", "autre@x.example", PASSWORD)
+    with pytest.raises(AuthError, match="déjà un compte"):
+        sign_up("Autre", "552100554", "marie@boulangerie.example", PASSWORD)
+    assert log_in("MARIE@boulangerie.example", PASSWORD, "10.0.0.1").org_id == owner.org_id
+
+
+def test_login_failures_pause_the_account_and_the_address(
+    coffre_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_up("Garage", "732829320", "paul@garage.example", PASSWORD)
+    for _ in range(5):
+        with pytest.raises(AuthError, match="incorrect"):
+            log_in("paul@garage.example", "mauvais mot de passe", "10.0.0.2")
+    with pytest.raises(AuthError, match="Trop de tentatives"):
+        log_in("paul@garage.example", PASSWORD, "10.0.0.3")  # the account is paused
+    with pytest.raises(AuthError, match="Trop de tentatives"):
+        log_in("someone@else.example", PASSWORD, "10.0.0.2")  # and so is the address
+    fresh = LoginThrottle()
+    monkeypatch.setattr("coffre.webui.auth.throttle", fresh)
+    assert log_in("paul@garage.example", PASSWORD, "10.0.0.4").email == "paul@garage.example"
+    throttle.succeeded("paul@garage.example")
+
+
+def test_sessions_end_after_idle_time_or_maximum_age(
+    coffre_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coffre.runtime import reset_runtime
+
+    owner = sign_up("Garage", "732829320", "paul@garage.example", PASSWORD)
+    record = session_record(owner)
+    assert session_user(record) == owner
+    record["seen"] = time.time() - 31 * 60
+    assert session_user(record) is None  # idle for more than 30 minutes
+    record = session_record(owner)
+    record["started"] = time.time() - 13 * 3600
+    assert session_user(record) is None  # older than 12 hours
+    monkeypatch.setenv("COFFRE_PORTAL_SESSION_IDLE_MINUTES", "120")
+    reset_runtime()
+    record = session_record(owner)
+    record["seen"] = time.time() - 31 * 60
+    assert session_user(record) == owner
+    assert not owner.may("nothing") and owner.may("admin")
+
+
+def _document(org_id: str, name: str, **fields: object) -> Document:
+    return Document(
+        org_id=org_id,
+        kind=fields.pop("kind", DocumentKind.RECEIPT),  # type: ignore[arg-type]
+        source=DocumentSource.UPLOAD,
+        filename=name,
+        original_sha256=name.ljust(64, "0")[:64],
+        original_size=1,
+        media_type="application/pdf",
+        status=fields.pop("status", DocumentStatus.SEALED),  # type: ignore[arg-type]
+        ocr_text=str(fields.pop("text", "")),
+        fields=dict(fields),
+    )
+
+
+def test_search_filters_paginates_and_stays_in_the_organisation(
+    coffre_home_any_store: Path,
+) -> None:
+    mine = Organization(name="Boulangerie", siren="732829320")
+    theirs = Organization(name="Fleuriste", siren="552100554")
+    with session_scope() as session:
+        session.add_all([mine, theirs])
+        session.flush()
+        session.add_all(
+            [
+                _document(mine.id, "edf-octobre.pdf", supplier="EDF", total_ttc="84.20",
+                          date="2026-10-03", text="Facture électricité 100%"),
+                _document(mine.id, "orange.pdf", supplier="Orange SA", total_ttc="39.99",
+                          date="2026-11-02", kind=DocumentKind.INVOICE_IN),
+                _document(mine.id, "illisible.pdf", status=DocumentStatus.QUARANTINED),
+                _document(theirs.id, "edf-fleuriste.pdf", supplier="EDF", total_ttc="84.20",
+                          date="2026-10-03"),
+            ]
+            + [_document(mine.id, f"ticket-{n:03d}.pdf", date="2026-09-01") for n in range(120)]
+        )  # fmt: skip
+
+    def names(wanted: DocumentFilter, **page: int) -> list[str]:
+        with session_scope() as session:
+            rows, _ = search_documents(session, mine.id, wanted, **page)
+        return sorted(row.filename for row in rows)
+
+    assert names(DocumentFilter(supplier="edf")) == ["edf-octobre.pdf"]
+    assert names(DocumentFilter(text="100%")) == ["edf-octobre.pdf"]  # % is literal
+    assert names(DocumentFilter(text="_")) == []  # so is _
+    assert names(DocumentFilter(amount=Decimal("39.99"))) == ["orange.pdf"]
+    assert names(DocumentFilter(date_from=date(2026, 10, 1), date_to=date(2026, 10, 31))) == [
+        "edf-octobre.pdf"
+    ]
+    assert names(DocumentFilter(kind="invoice_in")) == ["orange.pdf"]
+    assert names(DocumentFilter(status="QUARANTINED")) == ["illisible.pdf"]
+    assert names(DocumentFilter(text="fleuriste")) == []  # the other organisation's
+    with session_scope() as session:
+        first, total = search_documents(session, mine.id, DocumentFilter(), page=1, page_size=50)
+        third, _ = search_documents(session, mine.id, DocumentFilter(), page=3, page_size=50)
+    assert total == 123 and len(first) == 50 and len(third) == 23
+    assert {d.org_id for d in first + third} == {mine.id}
