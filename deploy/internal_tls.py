@@ -1,0 +1,178 @@
+"""The stack's internal CA and the certificates of its internal TLS endpoints.
+
+Run by coffre-init (docker-compose.yml) before the other services start:
+
+    python deploy/internal_tls.py FOLDER NAME [NAME...]
+
+writes ``ca.pem`` (the trust anchor the services are given) and, for each NAME, ``NAME.pem``
+and ``NAME.key``: a server certificate for that DNS name. SeaweedFS serves the vault's S3
+API with ``s3.coffre.internal``'s; the portal serves HTTPS with ``portal``'s, which Caddy
+checks against ``ca.pem``. Nothing here is public: browsers only ever see Caddy's
+Let's Encrypt certificate.
+
+Idempotent: what exists and is still good is kept; a certificate is issued again (new
+key) when it is missing, does not chain to the current CA, or expires within 90 days.
+Keys are EC P-256; the CA's is 0600, a server key 0640 so that a service that is not
+Coffre's user can read it when given Coffre's group (SeaweedFS: ``group_add``). Every
+file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_DAYS = 20 * 365
+LEAF_DAYS = 5 * 365
+RENEW_BEFORE = dt.timedelta(days=90)
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def ensure_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    cert_path, key_path = folder / "ca.pem", folder / "ca.key"
+    if cert_path.exists() and key_path.exists():
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise SystemExit(f"{key_path}: not an EC key")
+        return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Coffre internal CA")])
+    now = _now()
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write(key_path, _key_pem(key), 0o600)
+    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return cert, key
+
+
+def _still_good(path: Path, ca: x509.Certificate) -> bool:
+    if not path.exists():
+        return False
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    if cert.issuer != ca.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return cert.not_valid_after_utc - _now() > RENEW_BEFORE
+
+
+def ensure_leaf(
+    folder: Path, name: str, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey
+) -> bool:
+    """Issue ``name``'s certificate when needed; True when a new one was written."""
+    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
+    if key_path.exists() and _still_good(cert_path, ca):
+        return False
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=LEAF_DAYS))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write(key_path, _key_pem(key), 0o640)
+    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return True
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print("usage: internal_tls.py FOLDER NAME [NAME...]", file=sys.stderr)  # noqa: T201
+        return 2
+    folder = Path(argv[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = ensure_ca(folder)
+    for name in argv[1:]:
+        if ensure_leaf(folder, name, ca, ca_key):
+            print(f"internal TLS: issued a certificate for {name}")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
