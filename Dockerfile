@@ -11,13 +11,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     COFFRE_INTERNAL_PKI=/var/lib/coffre-pki
 
 # Debian packages: the list lives in scripts/system-deps.sh only (Tesseract, Ghostscript,
-# qpdf, SoftHSM2, restic, age, postgresql-client…); the script runs apt-get itself.
+# qpdf, SoftHSM2, restic, age, postgresql-client…); the script runs apt-get itself, and
+# COFFRE_SYSTEM_DEPS=runtime leaves out what only the tests need (Dovecot, Chromium).
 # pg_dump is bookworm's postgresql-client 15, and pg_dump refuses a server of a newer
 # major version: docker-compose.yml therefore runs postgres:15 (rather than a second apt
 # source, PGDG, for a newer client here: one package list, one vendor, and PostgreSQL 15
 # is supported upstream until November 2027).
 COPY scripts/system-deps.sh /tmp/system-deps.sh
-RUN bash /tmp/system-deps.sh \
+RUN COFFRE_SYSTEM_DEPS=runtime bash /tmp/system-deps.sh \
     && rm -rf /var/lib/apt/lists/* /tmp/system-deps.sh \
     && pg_dump --version
 

@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     )
     portal_login_window_minutes: int = Field(default=15, gt=0)
     portal_page_size: int = Field(default=50, gt=0, le=500)
+    portal_forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For is trusted (the TLS proxy in production).",
+    )
     security_contact: str = "mailto:securite@coffre.example"
 
     webhook_host: str = "127.0.0.1"

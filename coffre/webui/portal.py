@@ -96,7 +96,7 @@ def main() -> None:
         log_level="warning",
         access_log=False,  # query strings stay out of the logs
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.portal_forwarded_allow_ips,
     )
 
 
