@@ -33,7 +33,7 @@ typecheck:
 	$(BIN)/mypy coffre
 
 unit:
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider --durations=20
 
 clean:
 	rm -rf var .venv .mypy_cache .ruff_cache
