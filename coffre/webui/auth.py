@@ -91,7 +91,7 @@ class LoginThrottle:
 throttle = LoginThrottle()
 
 
-def _normalise_email(email: str) -> str:
+def normalise_email(email: str) -> str:
     value = email.strip().lower()
     if "@" not in value or len(value) > 320 or value.startswith("@") or value.endswith("@"):
         raise AuthError("Adresse e-mail invalide.")
@@ -111,7 +111,7 @@ def sign_up(org_name: str, siren: str, email: str, password: str) -> SessionUser
         number = siren_number.validate(siren)
     except ValidationError as error:
         raise AuthError("Numéro SIREN invalide.") from error
-    address = _normalise_email(email)
+    address = normalise_email(email)
     check_password_strength(password)
     org = Organization(name=org_name.strip(), siren=number)
     user = User(org_id=org.id, email=address, password_hash="", role=Role.OWNER)
@@ -139,7 +139,7 @@ def sign_up(org_name: str, siren: str, email: str, password: str) -> SessionUser
 def log_in(email: str, password: str, address: str) -> SessionUser:
     """Check the password; too many failures pause the account and the address."""
     try:
-        normalised = _normalise_email(email)
+        normalised = normalise_email(email)
     except AuthError:
         normalised = email.strip().lower()
     wait = throttle.blocked_for(normalised, address)

@@ -11,6 +11,7 @@ _EN = {
     "Documents": "Documents",
     "Envoyer": "Upload",
     "Compte": "Account",
+    "Organisation": "Organisation",
     "Déconnexion": "Log out",
     "Connexion": "Log in",
     "Créer un compte": "Sign up",

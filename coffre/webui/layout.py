@@ -31,6 +31,7 @@ def frame(user: SessionUser) -> None:
             ui.link(t("Documents"), "/documents").classes("text-white")
             if user.may("upload"):
                 ui.link(t("Envoyer"), "/envoyer").classes("text-white")
+            ui.link(t("Organisation"), "/organisation").classes("text-white")
             ui.link(t("Compte"), "/compte").classes("text-white")
         with ui.row().classes("items-center gap-2"):
             ui.label(f"{user.org_name} · {user.email}").classes("text-caption")
