@@ -184,10 +184,21 @@ def _ensure_concurrency_limits(settings: Settings) -> None:
     Coffre's block types, so that operators find them in the dashboard."""
     from prefect import get_client
 
+    from coffre.blocks.backup import BackupIdentity, BackupRepository
+    from coffre.blocks.bank import PowensApp
+    from coffre.blocks.mail import NylasApp
     from coffre.blocks.seal import SealHsm
     from coffre.blocks.storage import MasterKey, ObjectStorage
 
-    for block_type in (SealHsm, ObjectStorage, MasterKey):
+    for block_type in (
+        SealHsm,
+        ObjectStorage,
+        MasterKey,
+        NylasApp,
+        PowensApp,
+        BackupRepository,
+        BackupIdentity,
+    ):
         block_type.register_type_and_schema()
 
     with get_client(sync_client=True) as client:
