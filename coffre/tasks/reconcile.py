@@ -55,7 +55,7 @@ class ReconcileReport:
         }
 
 
-def _cents(value: Any) -> int | None:
+def amount_to_cents(value: Any) -> int | None:
     try:
         return int((Decimal(str(value)) * 100).to_integral_value())
     except (InvalidOperation, ValueError, TypeError):
@@ -121,7 +121,7 @@ def open_documents(session: Session, org_id: str, settled: dict[str, int]) -> li
     )
     for document in rows:
         fields = document.fields or {}
-        total = _cents(fields.get("total_ttc"))
+        total = amount_to_cents(fields.get("total_ttc"))
         if total is None or total <= 0:
             continue  # nothing to match a payment against
         remaining = total - settled.get(document.id, 0)
@@ -275,7 +275,7 @@ def mark_paid_invoices(session: Session, org_id: str) -> int:
         )
     )
     for invoice in issued:
-        total = _cents(invoice.total_gross)
+        total = amount_to_cents(invoice.total_gross)
         if (
             total is not None
             and invoice.document_id

@@ -12,6 +12,7 @@ _EN = {
     "Envoyer": "Upload",
     "Compte": "Account",
     "Organisation": "Organisation",
+    "Banque": "Bank",
     "Déconnexion": "Log out",
     "Connexion": "Log in",
     "Créer un compte": "Sign up",

@@ -31,6 +31,7 @@ def frame(user: SessionUser) -> None:
             ui.link(t("Documents"), "/documents").classes("text-white")
             if user.may("upload"):
                 ui.link(t("Envoyer"), "/envoyer").classes("text-white")
+            ui.link(t("Banque"), "/banque").classes("text-white")
             ui.link(t("Organisation"), "/organisation").classes("text-white")
             ui.link(t("Compte"), "/compte").classes("text-white")
         with ui.row().classes("items-center gap-2"):
