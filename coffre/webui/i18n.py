@@ -13,6 +13,7 @@ _EN = {
     "Compte": "Account",
     "Organisation": "Organisation",
     "Banque": "Bank",
+    "Boîtes mail": "Mailboxes",
     "Déconnexion": "Log out",
     "Connexion": "Log in",
     "Créer un compte": "Sign up",

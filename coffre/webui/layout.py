@@ -32,6 +32,8 @@ def frame(user: SessionUser) -> None:
             if user.may("upload"):
                 ui.link(t("Envoyer"), "/envoyer").classes("text-white")
             ui.link(t("Banque"), "/banque").classes("text-white")
+            if user.may("admin"):
+                ui.link(t("Boîtes mail"), "/boites-mail").classes("text-white")
             ui.link(t("Organisation"), "/organisation").classes("text-white")
             ui.link(t("Compte"), "/compte").classes("text-white")
         with ui.row().classes("items-center gap-2"):

@@ -5,9 +5,19 @@ from coffre.webui.pages import (
     bank,
     dashboard,
     documents,
+    mailboxes,
     organisation,
     upload,
     verify,
 )
 
-__all__ = ["account", "bank", "dashboard", "documents", "organisation", "upload", "verify"]
+__all__ = [
+    "account",
+    "bank",
+    "dashboard",
+    "documents",
+    "mailboxes",
+    "organisation",
+    "upload",
+    "verify",
+]
