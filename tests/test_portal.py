@@ -16,7 +16,6 @@ import requests
 from coffre.runtime import get_vault, reset_runtime
 from tests import documents
 from tests.portal import Portal, start_portal
-from tests.portal import chromium as chromium
 from tests.test_cli import cli_env
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -24,21 +23,36 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture
-def portal(
-    tmp_path: Path, seal_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+def _portal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, str]
 ) -> Iterator[Portal]:
     """The portal on its own port; this test process shares its home (same store)."""
     home = tmp_path / "var"
     monkeypatch.setenv("COFFRE_HOME", str(home))
     monkeypatch.delenv("COFFRE_DATABASE_URL", raising=False)
-    monkeypatch.setenv("COFFRE_PORTAL_SESSION_IDLE_MINUTES", "0.1")
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
     reset_runtime()
     from coffre.bootstrap import prepare_home
 
     prepare_home()
-    yield from start_portal(home, cli_env(home) | {"COFFRE_PORTAL_SESSION_IDLE_MINUTES": "0.1"})
+    yield from start_portal(home, cli_env(home) | extra)
     reset_runtime()
+
+
+@pytest.fixture
+def portal(
+    tmp_path: Path, seal_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Portal]:
+    yield from _portal(tmp_path, monkeypatch, {})
+
+
+@pytest.fixture
+def impatient_portal(
+    tmp_path: Path, seal_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Portal]:
+    """Sessions end after 6 idle seconds."""
+    yield from _portal(tmp_path, monkeypatch, {"COFFRE_PORTAL_SESSION_IDLE_MINUTES": "0.1"})
 
 
 def _account(name: str, siren: str, email: str) -> Any:
@@ -173,7 +187,8 @@ def test_logins_are_throttled_and_sessions_expire(
     context.close()
 
 
-def test_sessions_expire_when_idle(portal: Portal, chromium: Any) -> None:
+def test_sessions_expire_when_idle(impatient_portal: Portal, chromium: Any) -> None:
+    portal = impatient_portal
     _account("Garage Dupont", "732829320", "paul@garage.example")
     context = chromium.new_context(ignore_https_errors=True)
     page = context.new_page()

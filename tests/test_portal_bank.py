@@ -17,7 +17,6 @@ from coffre.tasks.manual_match import match_by_hand
 from coffre.tasks.reconcile import decide_match, reconcile_org_fn
 from coffre.tasks.statements.csvfile import CsvMapping
 from tests.portal import Portal
-from tests.portal import chromium as chromium
 from tests.test_portal import _account, _log_in
 from tests.test_portal import portal as portal
 

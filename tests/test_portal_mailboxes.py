@@ -11,7 +11,6 @@ import pytest
 from coffre.runtime import reset_runtime
 from tests.fake_nylas import FakeNylas
 from tests.portal import Portal, start_portal
-from tests.portal import chromium as chromium
 from tests.test_cli import cli_env
 from tests.test_portal import _account, _log_in
 

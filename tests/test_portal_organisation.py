@@ -13,7 +13,6 @@ from sqlmodel import select
 
 from coffre.models import Document, Organization, session_scope
 from tests.portal import Portal
-from tests.portal import chromium as chromium
 from tests.test_portal import PASSWORD, _account, _log_in, _sealed_document
 from tests.test_portal import portal as portal
 

@@ -8,13 +8,34 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from coffre.tasks.capture import organisation_id
-from coffre.tasks.invoicing import create_credit_note_fn, create_draft_fn, issue_invoice_fn
+from coffre.tasks.invoicing import (
+    InvoiceRefused,
+    create_credit_note_fn,
+    create_draft_fn,
+    issue_invoice_fn,
+)
+
+
+def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """HSM or TSA trouble passes; an invoice refused for its content does not."""
+    try:
+        state.result()
+    except InvoiceRefused:
+        return False
+    except Exception:  # noqa: BLE001 - any other failure may be transient
+        return True
+    return False
+
 
 create_draft = task(name="create-draft", cache_policy=NO_CACHE)(create_draft_fn)
 create_credit_note = task(name="create-credit-note", cache_policy=NO_CACHE)(create_credit_note_fn)
-issue = task(name="issue-invoice", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)(
-    issue_invoice_fn
-)
+issue = task(
+    name="issue-invoice",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=_worth_retrying,
+)(issue_invoice_fn)
 
 
 @flow(name="issue-invoice")

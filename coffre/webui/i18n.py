@@ -13,6 +13,7 @@ _EN = {
     "Compte": "Account",
     "Organisation": "Organisation",
     "Banque": "Bank",
+    "Factures": "Invoices",
     "Boîtes mail": "Mailboxes",
     "Déconnexion": "Log out",
     "Connexion": "Log in",

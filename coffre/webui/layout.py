@@ -31,6 +31,8 @@ def frame(user: SessionUser) -> None:
             ui.link(t("Documents"), "/documents").classes("text-white")
             if user.may("upload"):
                 ui.link(t("Envoyer"), "/envoyer").classes("text-white")
+            if user.may("invoice"):
+                ui.link(t("Factures"), "/factures").classes("text-white")
             ui.link(t("Banque"), "/banque").classes("text-white")
             if user.may("admin"):
                 ui.link(t("Boîtes mail"), "/boites-mail").classes("text-white")
