@@ -26,7 +26,7 @@ from tests.pki import (  # noqa: E402
     softhsm_token,  # noqa: F401
     test_pki,  # noqa: F401
 )
-from tests.portal import chromium  # noqa: E402, F401 - one browser for the session
+from tests.portal import chromium  # noqa: E402, F401 - one browser per test module
 from tests.s3server import s3_server  # noqa: E402, F401
 
 POSTGRES_ADMIN_URL = os.environ.get(

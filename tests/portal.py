@@ -72,9 +72,13 @@ def start_portal(home: Path, env: dict[str, str]) -> Iterator[Portal]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright."""
+    """Debian's Chromium, headless, driven by Playwright.
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in
+    the main thread, which would break every later test that calls asyncio.run().
+    """
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

@@ -96,6 +96,7 @@ def main() -> None:
         log_level="warning",
         access_log=False,  # query strings stay out of the logs
         proxy_headers=True,
+        timeout_graceful_shutdown=5,  # open pages reconnect to the next process
         forwarded_allow_ips=settings.portal_forwarded_allow_ips,
     )
 
