@@ -136,3 +136,39 @@ def test_search_filters_paginates_and_stays_in_the_organisation(
         third, _ = search_documents(session, mine.id, DocumentFilter(), page=3, page_size=50)
     assert total == 123 and len(first) == 50 and len(third) == 23
     assert {d.org_id for d in first + third} == {mine.id}
+
+
+def test_second_factor_is_required_once_enabled_and_codes_are_single_use(
+    coffre_home: Path,
+) -> None:
+    import pyotp
+
+    from coffre.webui.second_factor import (
+        SecondFactorNeeded,
+        complete_login,
+        disable,
+        enable,
+        new_secret,
+    )
+
+    owner = sign_up("Garage", "732829320", "paul@garage.example", PASSWORD)
+    secret = new_secret()
+    totp = pyotp.TOTP(secret)
+    with pytest.raises(AuthError, match="Code incorrect"):
+        enable(owner, secret, "not-a-code")
+    if time.time() % 30 > 25:
+        time.sleep(5.5)  # not at the edge of a time step: the test must not straddle two
+    step = int(time.time()) // 30
+    code = {offset: totp.at((step + offset) * 30) for offset in (-1, 0, 1)}
+    enable(owner, secret, code[-1])
+
+    with pytest.raises(SecondFactorNeeded) as needed:
+        log_in("paul@garage.example", PASSWORD, "10.0.0.9")
+    user_id = needed.value.user_id
+    with pytest.raises(AuthError, match="Code incorrect"):
+        complete_login(user_id, code[-1], "10.0.0.9")  # already used to turn it on
+    assert complete_login(user_id, code[0], "10.0.0.9").org_id == owner.org_id
+    with pytest.raises(AuthError, match="Code incorrect"):
+        complete_login(user_id, code[0], "10.0.0.9")  # a replay
+    disable(owner, code[1])
+    assert log_in("paul@garage.example", PASSWORD, "10.0.0.9").user_id == user_id

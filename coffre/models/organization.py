@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import BigInteger, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from coffre.models.types import EnumString
@@ -47,6 +48,10 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=200)
     role: Role = Field(sa_type=EnumString(Role, 16))
     created_at: datetime = Field(default_factory=utcnow)
+    # Optional second factor: the TOTP secret, encrypted with the organisation's key, and
+    # the last time step accepted (a code is never accepted twice).
+    totp_secret: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    totp_last_step: int | None = Field(default=None, sa_type=BigInteger)
 
     def set_password(self, password: str) -> None:
         self.password_hash = _hasher.hash(password)

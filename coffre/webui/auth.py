@@ -157,6 +157,10 @@ def log_in(email: str, password: str, address: str) -> SessionUser:
         if not valid or user is None or org is None:
             throttle.failed(normalised, address)
             raise AuthError("Adresse e-mail ou mot de passe incorrect.")
+        if user.totp_secret is not None:
+            from coffre.webui.second_factor import SecondFactorNeeded
+
+            raise SecondFactorNeeded(user.id)  # the throttle is cleared by the code
         throttle.succeeded(normalised)
         return SessionUser(user.id, org.id, org.name, user.email, user.role)
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from coffre.webui.auth import AuthError, change_password, log_in, sign_up
+from coffre.webui.auth import AuthError, SessionUser, change_password, log_in, sign_up
 from coffre.webui.i18n import t
 from coffre.webui.layout import signed_in
+from coffre.webui.second_factor import (
+    SecondFactorNeeded,
+    complete_login,
+    disable,
+    enable,
+    enabled,
+    new_secret,
+    provisioning_uri,
+)
 from coffre.webui.session import start_session
 
 
@@ -24,17 +33,33 @@ def login_page() -> None:
         password.classes("w-full")
         error = ui.label().classes("text-negative")
 
+        code = ui.input("Code de l'application d'authentification").props(
+            "inputmode=numeric autocomplete=one-time-code"
+        )
+        code.classes("w-full").set_visibility(False)
+        pending: dict[str, str] = {}
+
         def submit() -> None:
             try:
-                user = log_in(email.value or "", password.value or "", _client_address())
+                if pending:
+                    user = complete_login(pending["user_id"], code.value or "", _client_address())
+                else:
+                    user = log_in(email.value or "", password.value or "", _client_address())
+            except SecondFactorNeeded as needed:
+                pending["user_id"] = needed.user_id
+                code.set_visibility(True)
+                error.set_text("")
+                return
             except AuthError as failure:
                 error.set_text(str(failure))
                 password.set_value("")
+                code.set_value("")
                 return
             start_session(user)
             ui.navigate.to("/")
 
         password.on("keydown.enter", submit)
+        code.on("keydown.enter", submit)
         ui.button(t("Se connecter"), on_click=submit).classes("w-full")
         ui.link(t("Créer un compte"), "/inscription")
 
@@ -91,3 +116,41 @@ def account_page() -> None:
             message.classes(replace="text-positive")
 
         ui.button(t("Changer le mot de passe"), on_click=submit)
+    _second_factor(user)
+
+
+def _second_factor(user: SessionUser) -> None:
+    with ui.card().classes("w-96 q-ma-md"):
+        ui.label("Double authentification").classes("text-h6")
+        message = ui.label()
+        if enabled(user):
+            ui.label("Activée : un code est demandé à chaque connexion.")
+            code = ui.input("Code actuel").props("inputmode=numeric")
+
+            def turn_off() -> None:
+                try:
+                    disable(user, code.value or "")
+                except AuthError as failure:
+                    message.set_text(str(failure))
+                    return
+                ui.navigate.reload()
+
+            ui.button("Désactiver", on_click=turn_off).props("flat color=negative")
+            return
+        secret = new_secret()
+        ui.label(
+            "Ajoutez cette clé dans votre application (FreeOTP, Aegis, Google Authenticator…) :"
+        )
+        ui.label(secret).classes("text-mono").props("data-testid=totp-secret")
+        ui.link("ou ouvrez ce lien sur votre téléphone", provisioning_uri(secret, user.email))
+        code = ui.input("Code affiché par l'application").props("inputmode=numeric")
+
+        def turn_on() -> None:
+            try:
+                enable(user, secret, code.value or "")
+            except AuthError as failure:
+                message.set_text(str(failure))
+                return
+            ui.navigate.reload()
+
+        ui.button("Activer", on_click=turn_on)
