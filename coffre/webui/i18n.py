@@ -45,6 +45,10 @@ _EN = {
     "Documents ce mois-ci": "Documents this month",
     "En quarantaine": "Quarantined",
     "Scellés": "Sealed",
+    "Opérations rapprochées": "Transactions reconciled",
+    "Suggestions à valider": "Suggestions to review",
+    "À faire": "Needs you",
+    "Dépenses par mois (TTC)": "Spending per month (incl. VAT)",
 }
 
 
