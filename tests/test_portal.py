@@ -3,8 +3,10 @@ public seal check — through HTTP and in a real browser — and tenant isolatio
 
 from __future__ import annotations
 
+import io
 import re
 import time
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -157,6 +159,11 @@ def test_one_organisation_never_sees_another(portal: Portal, chromium: Any, tmp_
     for which in ("archive", "original"):
         answer = page.request.get(f"{portal.url}/fichiers/{secret['document_id']}/{which}")
         assert answer.status == 404, which  # the same as a document that does not exist
+    export = page.request.get(f"{portal.url}/export")  # an owner's export: their own only
+    assert export.status == 200
+    with zipfile.ZipFile(io.BytesIO(export.body())) as archive:
+        assert [n for n in archive.namelist() if n.startswith("documents/")] == []
+        assert "confidentiel" not in archive.read("index.csv").decode("utf-8-sig")
     page.goto(portal.url + "/documents")
     page.get_by_label("Texte").fill("confidentiel")
     page.get_by_test_id("search").click()
