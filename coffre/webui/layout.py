@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import app, ui
 
-from coffre.webui.auth import SessionUser
+from coffre.webui.auth import SESSION_KEY, SessionUser, session_user
 from coffre.webui.i18n import language, t
 from coffre.webui.session import current_user, end_session
 
@@ -24,6 +24,7 @@ def signed_in(permission: str = "read") -> SessionUser | None:
 
 
 def frame(user: SessionUser) -> None:
+    ui.timer(SESSION_CHECK_SECONDS, _end_if_session_ended)
     with ui.header().classes("items-center justify-between"):
         with ui.row().classes("items-center gap-4"):
             ui.label("Coffre").classes("text-h6")
@@ -44,6 +45,16 @@ def frame(user: SessionUser) -> None:
                 "flat color=white dense"
             )
             ui.button(t("Déconnexion"), on_click=_log_out).props("flat color=white")
+
+
+SESSION_CHECK_SECONDS = 20
+
+
+def _end_if_session_ended() -> None:
+    """An open page stops working once its session has ended (expired, or logged out in
+    another tab): its buttons must not act for someone who is no longer signed in."""
+    if session_user(app.storage.user.get(SESSION_KEY), touch=False) is None:
+        ui.navigate.to("/connexion")
 
 
 def _switch_language() -> None:
