@@ -139,6 +139,12 @@ def test_sign_up_upload_download_and_log_out_in_a_browser(
         report = pool.submit(verify_pdf, archive, roots).result()
     assert report.ok, report.reasons
 
+    page.goto(portal.url + "/")
+    page.get_by_role("button", name="EN").click()  # English on request
+    page.get_by_text("Documents this month").wait_for()
+    page.get_by_role("button", name="FR").click()
+    page.get_by_text("Documents ce mois-ci").wait_for()
+
     page.get_by_role("button", name="Déconnexion").click()
     page.wait_for_url(portal.url + "/connexion")
     page.goto(portal.url + "/documents")

@@ -49,6 +49,90 @@ _EN = {
     "Suggestions à valider": "Suggestions to review",
     "À faire": "Needs you",
     "Dépenses par mois (TTC)": "Spending per month (incl. VAT)",
+    "Code de l'application d'authentification": "Authenticator app code",
+    "Double authentification": "Two-factor authentication",
+    "Activée : un code est demandé à chaque connexion.": "On: a code is asked at every log-in.",
+    "Code actuel": "Current code",
+    "Désactiver": "Turn off",
+    "Ajoutez cette clé dans votre application (FreeOTP, Aegis…) :": (
+        "Add this key to your app (FreeOTP, Aegis…):"
+    ),
+    "ou ouvrez ce lien sur votre téléphone": "or open this link on your phone",
+    "Code affiché par l'application": "Code shown by the app",
+    "Activer": "Turn on",
+    "Connexions bancaires": "Bank connections",
+    "Supprimer": "Delete",
+    "Connecter une banque": "Connect a bank",
+    "Connexion enregistrée : la synchronisation commence.": "Connection saved: syncing starts.",
+    "Retour à la banque": "Back to the bank",
+    "Confirmer": "Confirm",
+    "Rejeter": "Reject",
+    "Opérations": "Transactions",
+    "rapprochée": "matched",
+    "Rapprocher": "Match",
+    "Quel document cette opération paie-t-elle ?": "Which document does this transaction pay?",
+    "Rechercher (fournisseur, texte, montant)": "Search (supplier, text, amount)",
+    "Vérifier": "Check",
+    "Document introuvable.": "Document not found.",
+    "Factures émises": "Issued invoices",
+    "Aucune facture.": "No invoices.",
+    "Avoir": "Credit note",
+    "Nouvelle facture": "New invoice",
+    "Client": "Customer",
+    "SIREN du client (facultatif)": "Customer's SIREN (optional)",
+    "E-mail du client (facultatif)": "Customer's e-mail (optional)",
+    "Adresse du client": "Customer's address",
+    "Code postal du client": "Customer's postcode",
+    "Ville du client": "Customer's city",
+    "Désignation": "Description",
+    "Quantité": "Quantity",
+    "Prix unitaire HT": "Unit price excl. VAT",
+    "Échéance": "Due date",
+    "Émettre la facture": "Issue the invoice",
+    "Mentions légales de vos factures": "Legal mentions on your invoices",
+    "Enregistrer": "Save",
+    "Aucune boîte mail.": "No mailboxes.",
+    "Ajouter une boîte mail": "Add a mailbox",
+    "Nom": "Name",
+    "Expéditeurs (adresses ou domaines, séparés par des virgules)": (
+        "Senders (addresses or domains, comma-separated)"
+    ),
+    "Mots du sujet (facultatif)": "Subject words (optional)",
+    "Serveur IMAP": "IMAP server",
+    "Identifiant": "User name",
+    "Identifiant de l'autorisation Nylas (grant)": "Nylas grant id",
+    "Ajouter": "Add",
+    "Chiffrement": "Encryption",
+    "Export des données": "Data export",
+    "Une archive zip de tous les documents scellés et un index CSV.": (
+        "A zip of every sealed document and a CSV index."
+    ),
+    "Télécharger l'export": "Download the export",
+    "Utilisateurs": "Users",
+    "Retirer": "Remove",
+    "Mot de passe provisoire": "Temporary password",
+    "Supprimer le compte": "Delete the account",
+    "Tapez le nom de l'entreprise pour confirmer": "Type the business name to confirm",
+    "Supprimer définitivement": "Delete for good",
+    "Rôle": "Role",
+    "Fichier": "File",
+    "TTC": "Incl. VAT",
+    "Reçu": "Received",
+    "Converti (sceau en attente)": "Converted (seal pending)",
+    "Scellé": "Sealed",
+    (
+        "Les accès bancaires (Powens) et les boîtes mail sont fermés chez les fournisseurs, "
+        "la clé de chiffrement est détruite : les documents deviennent illisibles partout, "
+        "sauvegardes comprises. Exportez vos données d'abord."
+    ): (
+        "Bank access (Powens) and mailboxes are closed at the providers, the encryption key "
+        "is destroyed: the documents become unreadable everywhere, backups included. "
+        "Export your data first."
+    ),
+    (
+        "Déposez un PDF : Coffre vérifie son sceau électronique et son horodatage. "
+        "Le fichier n'est pas conservé."
+    ): "Drop a PDF: Coffre checks its electronic seal and timestamp. The file is not kept.",
 }
 
 

@@ -33,7 +33,7 @@ def login_page() -> None:
         password.classes("w-full")
         error = ui.label().classes("text-negative")
 
-        code = ui.input("Code de l'application d'authentification").props(
+        code = ui.input(t("Code de l'application d'authentification")).props(
             "inputmode=numeric autocomplete=one-time-code"
         )
         code.classes("w-full").set_visibility(False)
@@ -121,11 +121,11 @@ def account_page() -> None:
 
 def _second_factor(user: SessionUser) -> None:
     with ui.card().classes("w-96 q-ma-md"):
-        ui.label("Double authentification").classes("text-h6")
+        ui.label(t("Double authentification")).classes("text-h6")
         message = ui.label()
         if enabled(user):
-            ui.label("Activée : un code est demandé à chaque connexion.")
-            code = ui.input("Code actuel").props("inputmode=numeric")
+            ui.label(t("Activée : un code est demandé à chaque connexion."))
+            code = ui.input(t("Code actuel")).props("inputmode=numeric")
 
             def turn_off() -> None:
                 try:
@@ -135,15 +135,13 @@ def _second_factor(user: SessionUser) -> None:
                     return
                 ui.navigate.reload()
 
-            ui.button("Désactiver", on_click=turn_off).props("flat color=negative")
+            ui.button(t("Désactiver"), on_click=turn_off).props("flat color=negative")
             return
         secret = new_secret()
-        ui.label(
-            "Ajoutez cette clé dans votre application (FreeOTP, Aegis, Google Authenticator…) :"
-        )
+        ui.label(t("Ajoutez cette clé dans votre application (FreeOTP, Aegis…) :"))
         ui.label(secret).classes("text-mono").props("data-testid=totp-secret")
-        ui.link("ou ouvrez ce lien sur votre téléphone", provisioning_uri(secret, user.email))
-        code = ui.input("Code affiché par l'application").props("inputmode=numeric")
+        ui.link(t("ou ouvrez ce lien sur votre téléphone"), provisioning_uri(secret, user.email))
+        code = ui.input(t("Code affiché par l'application")).props("inputmode=numeric")
 
         def turn_on() -> None:
             try:
@@ -153,4 +151,4 @@ def _second_factor(user: SessionUser) -> None:
                 return
             ui.navigate.reload()
 
-        ui.button("Activer", on_click=turn_on)
+        ui.button(t("Activer"), on_click=turn_on)

@@ -16,6 +16,7 @@ from coffre.tasks.manual_match import match_by_hand
 from coffre.tasks.reconcile import decide_match
 from coffre.webui.auth import SessionUser
 from coffre.webui.bank_views import connections, suggestions, transactions
+from coffre.webui.i18n import t
 from coffre.webui.layout import signed_in
 
 STATE_LABELS = {
@@ -43,7 +44,7 @@ def bank_page() -> None:
 
 def _connections(user: SessionUser) -> None:
     with ui.card().classes("w-full"):
-        ui.label("Connexions bancaires").classes("text-h6")
+        ui.label(t("Connexions bancaires")).classes("text-h6")
         for connection in connections(user.org_id):
             with ui.row().classes("items-center gap-4"):
                 ui.label(connection.bank_name or "Banque (en attente de connexion)")
@@ -54,10 +55,10 @@ def _connections(user: SessionUser) -> None:
                     ui.label(f"Synchronisée le {connection.last_sync_at:%d/%m/%Y %H:%M}")
                 if user.may("admin"):
                     ui.button(
-                        "Supprimer", on_click=lambda c=connection.id: _delete_connection(user, c)
+                        t("Supprimer"), on_click=lambda c=connection.id: _delete_connection(user, c)
                     ).props("flat color=negative")
         if user.may("admin"):
-            ui.button("Connecter une banque", on_click=lambda: _connect(user))
+            ui.button(t("Connecter une banque"), on_click=lambda: _connect(user))
 
 
 async def _connect(user: SessionUser) -> None:
@@ -80,8 +81,8 @@ async def bank_return_page(connection_id: str | None = None) -> None:
     user = signed_in("admin")
     if user is None:
         return
-    ui.label("Connexion enregistrée : la synchronisation commence.").classes("q-pa-md")
-    ui.link("Retour à la banque", "/banque")
+    ui.label(t("Connexion enregistrée : la synchronisation commence.")).classes("q-pa-md")
+    ui.link(t("Retour à la banque"), "/banque")
 
 
 def _suggestions(user: SessionUser) -> None:
@@ -95,14 +96,15 @@ def _suggestions(user: SessionUser) -> None:
                 .props(f"data-testid=suggestion-{row.match_id}")
             ):
                 ui.label(row.transaction)
-                ui.label("→ " + row.document)
+                ui.label(t("→ ") + row.document)
                 ui.label(row.explanation).classes("text-caption")
                 if user.may("reconcile"):
                     ui.button(
-                        "Confirmer", on_click=lambda m=row.match_id: _decide(user, m, "confirmed")
+                        t("Confirmer"),
+                        on_click=lambda m=row.match_id: _decide(user, m, "confirmed"),
                     ).props("flat color=positive")
                     ui.button(
-                        "Rejeter", on_click=lambda m=row.match_id: _decide(user, m, "rejected")
+                        t("Rejeter"), on_click=lambda m=row.match_id: _decide(user, m, "rejected")
                     ).props("flat color=negative")
 
 
@@ -118,7 +120,7 @@ def _transactions(user: SessionUser) -> None:
     state: dict[str, Any] = {"page": 1}
     size = get_settings().portal_page_size
     with ui.card().classes("w-full"):
-        ui.label("Opérations").classes("text-h6")
+        ui.label(t("Opérations")).classes("text-h6")
         body = ui.column().classes("w-full")
 
     def show(page: int) -> None:
@@ -131,22 +133,22 @@ def _transactions(user: SessionUser) -> None:
                     ui.label(f"{row.booking_date:%d/%m/%Y}").classes("w-24")
                     ui.label(row.wording).classes("w-96")
                     ui.label(f"{row.amount_cents / 100:.2f} {row.currency}").classes("w-32")
-                    ui.label("rapprochée" if row.matched else "ouverte").classes("w-24")
+                    ui.label(t("rapprochée") if row.matched else "ouverte").classes("w-24")
                     if user.may("reconcile") and not row.matched:
                         ui.button(
-                            "Rapprocher", on_click=lambda t=row.id: _match_dialog(user, t)
+                            t("Rapprocher"), on_click=lambda t=row.id: _match_dialog(user, t)
                         ).props("flat dense")
                     if user.may("admin"):
-                        ui.button("Supprimer", on_click=lambda t=row.id: _hide(user, t)).props(
+                        ui.button(t("Supprimer"), on_click=lambda t=row.id: _hide(user, t)).props(
                             "flat dense color=negative"
                         )
             pages = max((total + size - 1) // size, 1)
             with ui.row().classes("items-center"):
-                ui.button("‹", on_click=lambda: show(page - 1)).props(
+                ui.button(t("‹"), on_click=lambda: show(page - 1)).props(
                     "flat" + (" disable" if page <= 1 else "")
                 )
                 ui.label(f"{page} / {pages} · {total} opérations")
-                ui.button("›", on_click=lambda: show(page + 1)).props(
+                ui.button(t("›"), on_click=lambda: show(page + 1)).props(
                     "flat" + (" disable" if page >= pages else "")
                 )
 
@@ -163,8 +165,8 @@ def _hide(user: SessionUser, transaction_id: str) -> None:
 
 def _match_dialog(user: SessionUser, transaction_id: str) -> None:
     with ui.dialog() as dialog, ui.card().classes("w-[40rem]"):
-        ui.label("Quel document cette opération paie-t-elle ?").classes("text-h6")
-        query = ui.input("Rechercher (fournisseur, texte, montant)")
+        ui.label(t("Quel document cette opération paie-t-elle ?")).classes("text-h6")
+        query = ui.input(t("Rechercher (fournisseur, texte, montant)"))
         found = ui.column()
 
         def search() -> None:
@@ -193,6 +195,6 @@ def _match_dialog(user: SessionUser, transaction_id: str) -> None:
             dialog.close()
             ui.navigate.reload()
 
-        ui.button("Rechercher", on_click=search)
+        ui.button(t("Rechercher"), on_click=search)
         search()
     dialog.open()

@@ -87,11 +87,11 @@ def documents_page() -> None:
             _table(user, rows)
             pages = max((total + size - 1) // size, 1)
             with ui.row().classes("items-center"):
-                ui.button("‹", on_click=lambda: show(page - 1)).props(
+                ui.button(t("‹"), on_click=lambda: show(page - 1)).props(
                     "flat" + (" disable" if page <= 1 else "")
                 )
                 ui.label(f"{page} / {pages} · {total} documents").props("data-testid=pager")
-                ui.button("›", on_click=lambda: show(page + 1)).props(
+                ui.button(t("›"), on_click=lambda: show(page + 1)).props(
                     "flat" + (" disable" if page >= pages else "")
                 )
 
@@ -103,8 +103,8 @@ def _table(user: SessionUser, rows: list[Any]) -> None:
         ui.label(t("Aucun document."))
         return
     with ui.grid(columns=7).classes("w-full gap-x-4 gap-y-1 items-center"):
-        for heading in ("Date", "Fichier", "Type", t("Fournisseur"), "TTC", t("Statut"), ""):
-            ui.label(heading).classes("text-bold")
+        for heading in ("Date", "Fichier", "Type", "Fournisseur", "TTC", "Statut", ""):
+            ui.label(t(heading)).classes("text-bold")
         for document in rows:
             fields = document.fields or {}
             ui.label(fields.get("date") or document.created_at.date().isoformat())
@@ -113,7 +113,7 @@ def _table(user: SessionUser, rows: list[Any]) -> None:
             ui.label(fields.get("supplier") or "—")
             ui.label(fields.get("total_ttc") or "—")
             with ui.column().classes("gap-0"):
-                ui.label(STATUS_LABELS.get(document.status.value, document.status.value))
+                ui.label(t(STATUS_LABELS.get(document.status.value, document.status.value)))
                 if document.status == DocumentStatus.QUARANTINED and document.reason:
                     ui.label(document.reason).classes("text-caption text-negative")
                 if document.status == DocumentStatus.SEALED and document.sealed_at:
@@ -127,7 +127,7 @@ def _table(user: SessionUser, rows: list[Any]) -> None:
                     ui.link(t("Original"), f"/fichiers/{document.id}/original")
                 if document.status == DocumentStatus.SEALED:
                     ui.button(
-                        "Vérifier", on_click=lambda d=document.id: _verify_dialog(user, d)
+                        t("Vérifier"), on_click=lambda d=document.id: _verify_dialog(user, d)
                     ).props("flat dense")
 
 
@@ -135,7 +135,7 @@ async def _verify_dialog(user: SessionUser, document_id: str) -> None:
     report = await run.io_bound(_verify, user.org_id, document_id)
     with ui.dialog() as dialog, ui.card():
         if report is None:
-            ui.label("Document introuvable.")
+            ui.label(t("Document introuvable."))
         else:
             ui.label(t("Sceau valide") if report.ok else t("Sceau non valide")).classes(
                 "text-h6 " + ("text-positive" if report.ok else "text-negative")
@@ -149,7 +149,7 @@ async def _verify_dialog(user: SessionUser, document_id: str) -> None:
                 ui.label(f"{label} : {value or '—'}")
             for reason in report.reasons:
                 ui.label(reason).classes("text-negative")
-        ui.button("OK", on_click=dialog.close)
+        ui.button(t("OK"), on_click=dialog.close)
     dialog.open()
 
 

@@ -12,6 +12,7 @@ from coffre.models import session_scope
 from coffre.models.invoicing import Customer, Invoice, SellerProfile
 from coffre.runtime import get_engine
 from coffre.webui.auth import SessionUser
+from coffre.webui.i18n import t
 from coffre.webui.layout import signed_in
 
 SELLER_FIELDS = (
@@ -66,10 +67,10 @@ def invoices_page() -> None:
 
 def _list(user: SessionUser) -> None:
     with ui.card().classes("w-full"):
-        ui.label("Factures émises").classes("text-h6")
+        ui.label(t("Factures émises")).classes("text-h6")
         rows = invoices_of(user.org_id)
         if not rows:
-            ui.label("Aucune facture.")
+            ui.label(t("Aucune facture."))
         for invoice, customer in rows:
             with ui.row().classes("items-center gap-4").props(f"data-testid=invoice-{invoice.id}"):
                 ui.label(invoice.number or "—").classes("w-32")
@@ -78,11 +79,11 @@ def _list(user: SessionUser) -> None:
                 ui.label(f"{invoice.total_gross or '—'} {invoice.currency}").classes("w-32")
                 ui.label(STATE_LABELS.get(invoice.state.value, invoice.state.value))
                 if invoice.document_id:
-                    ui.link("Factur-X", f"/fichiers/{invoice.document_id}/archive")
+                    ui.link(t("Factur-X"), f"/fichiers/{invoice.document_id}/archive")
                 if invoice.kind.value == "invoice" and invoice.state.value in ("issued", "paid"):
-                    ui.button("Avoir", on_click=lambda i=invoice.id: _credit_note(user, i)).props(
-                        "flat dense"
-                    )
+                    ui.button(
+                        t("Avoir"), on_click=lambda i=invoice.id: _credit_note(user, i)
+                    ).props("flat dense")
 
 
 async def _credit_note(user: SessionUser, invoice_id: str) -> None:
@@ -97,21 +98,21 @@ async def _credit_note(user: SessionUser, invoice_id: str) -> None:
 
 def _new_invoice(user: SessionUser) -> None:
     with ui.card().classes("w-full"):
-        ui.label("Nouvelle facture").classes("text-h6")
+        ui.label(t("Nouvelle facture")).classes("text-h6")
         with ui.row():
-            customer = ui.input("Client").classes("w-64")
-            siren = ui.input("SIREN du client (facultatif)")
-            email = ui.input("E-mail du client (facultatif)")
+            customer = ui.input(t("Client")).classes("w-64")
+            siren = ui.input(t("SIREN du client (facultatif)"))
+            email = ui.input(t("E-mail du client (facultatif)"))
         with ui.row():
-            street = ui.input("Adresse du client").classes("w-64")
-            postcode = ui.input("Code postal du client")
-            city = ui.input("Ville du client")
+            street = ui.input(t("Adresse du client")).classes("w-64")
+            postcode = ui.input(t("Code postal du client"))
+            city = ui.input(t("Ville du client"))
         with ui.row():
-            description = ui.input("Désignation").classes("w-64")
-            quantity = ui.number("Quantité", value=1)
-            price = ui.input("Prix unitaire HT").props("inputmode=decimal")
+            description = ui.input(t("Désignation")).classes("w-64")
+            quantity = ui.number(t("Quantité"), value=1)
+            price = ui.input(t("Prix unitaire HT")).props("inputmode=decimal")
             rate = ui.select({"20": "20 %", "10": "10 %", "5.5": "5,5 %", "0": "0 %"}, value="20")
-        due = ui.input("Échéance", value=(date.today() + timedelta(days=30)).isoformat()).props(
+        due = ui.input(t("Échéance"), value=(date.today() + timedelta(days=30)).isoformat()).props(
             "type=date"
         )
         errors = ui.column()
@@ -153,13 +154,15 @@ def _new_invoice(user: SessionUser) -> None:
                 return
             ui.navigate.reload()
 
-        ui.button("Émettre la facture", on_click=issue)
+        ui.button(t("Émettre la facture"), on_click=issue)
 
 
 def _seller(user: SessionUser) -> None:
     with session_scope(get_engine()) as session:
         profile = session.get(SellerProfile, user.org_id)
-    with ui.expansion("Mentions légales de vos factures", value=profile is None).classes("w-full"):
+    with ui.expansion(t("Mentions légales de vos factures"), value=profile is None).classes(
+        "w-full"
+    ):
         inputs = {
             name: ui.input(label, value=str(getattr(profile, name, "") or "")).classes("w-96")
             for name, label in SELLER_FIELDS
@@ -169,4 +172,4 @@ def _seller(user: SessionUser) -> None:
             save_seller(user.org_id, {name: field.value or "" for name, field in inputs.items()})
             ui.notify("Mentions enregistrées.", type="positive")
 
-        ui.button("Enregistrer", on_click=save)
+        ui.button(t("Enregistrer"), on_click=save)

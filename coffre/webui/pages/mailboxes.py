@@ -11,6 +11,7 @@ from coffre.models.mail_queries import list_connections
 from coffre.runtime import get_engine
 from coffre.tasks.mail_errors import MailError
 from coffre.webui.auth import SessionUser
+from coffre.webui.i18n import t
 from coffre.webui.layout import signed_in
 
 STATUS_LABELS = {
@@ -31,11 +32,11 @@ def mailboxes_page() -> None:
         return
     with ui.column().classes("q-pa-md gap-4 w-full max-w-4xl"):
         with ui.card().classes("w-full"):
-            ui.label("Boîtes mail").classes("text-h6")
+            ui.label(t("Boîtes mail")).classes("text-h6")
             with session_scope(get_engine()) as session:
                 mailboxes = list_connections(session, user.org_id)
             if not mailboxes:
-                ui.label("Aucune boîte mail.")
+                ui.label(t("Aucune boîte mail."))
             for mailbox in mailboxes:
                 with (
                     ui.row()
@@ -50,7 +51,7 @@ def mailboxes_page() -> None:
                     ui.label(f"Dernière relève : {last}").classes("text-caption")
                     if mailbox.last_error:
                         ui.label(mailbox.last_error).classes("text-caption text-negative")
-                    ui.button("Supprimer", on_click=lambda m=mailbox.id: _delete(user, m)).props(
+                    ui.button(t("Supprimer"), on_click=lambda m=mailbox.id: _delete(user, m)).props(
                         "flat color=negative"
                     )
         _add_form(user)
@@ -65,22 +66,22 @@ async def _delete(user: SessionUser, connection_id: str) -> None:
 
 def _add_form(user: SessionUser) -> None:
     with ui.card().classes("w-full"):
-        ui.label("Ajouter une boîte mail").classes("text-h6")
+        ui.label(t("Ajouter une boîte mail")).classes("text-h6")
         provider = ui.toggle({"imap": "IMAP", "nylas": "Nylas"}, value="imap")
-        name = ui.input("Nom").classes("w-64")
-        senders = ui.input("Expéditeurs (adresses ou domaines, séparés par des virgules)")
+        name = ui.input(t("Nom")).classes("w-64")
+        senders = ui.input(t("Expéditeurs (adresses ou domaines, séparés par des virgules)"))
         senders.classes("w-full")
-        subjects = ui.input("Mots du sujet (facultatif)").classes("w-full")
+        subjects = ui.input(t("Mots du sujet (facultatif)")).classes("w-full")
         with ui.row().bind_visibility_from(provider, "value", value="imap"):
-            host = ui.input("Serveur IMAP")
-            port = ui.number("Port", value=993, format="%d")
+            host = ui.input(t("Serveur IMAP"))
+            port = ui.number(t("Port"), value=993, format="%d")
             tls = ui.select(
-                {"ssl": "TLS", "starttls": "STARTTLS"}, value="ssl", label="Chiffrement"
+                {"ssl": "TLS", "starttls": "STARTTLS"}, value="ssl", label=t("Chiffrement")
             )
-            username = ui.input("Identifiant")
-            password = ui.input("Mot de passe", password=True)
+            username = ui.input(t("Identifiant"))
+            password = ui.input(t("Mot de passe"), password=True)
         with ui.row().bind_visibility_from(provider, "value", value="nylas"):
-            grant = ui.input("Identifiant de l'autorisation Nylas (grant)")
+            grant = ui.input(t("Identifiant de l'autorisation Nylas (grant)"))
         message = ui.label().classes("text-negative")
 
         async def add() -> None:
@@ -115,4 +116,4 @@ def _add_form(user: SessionUser) -> None:
                 return
             ui.navigate.reload()
 
-        ui.button("Ajouter", on_click=add)
+        ui.button(t("Ajouter"), on_click=add)

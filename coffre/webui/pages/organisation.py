@@ -6,10 +6,16 @@ from nicegui import run, ui
 
 from coffre.models.organization import Role
 from coffre.webui.auth import AuthError, SessionUser
+from coffre.webui.i18n import t
 from coffre.webui.layout import signed_in
 from coffre.webui.members import add_member, list_members, remove_member, set_role
 from coffre.webui.session import end_session
 
+DELETION_WARNING = (
+    "Les accès bancaires (Powens) et les boîtes mail sont fermés chez les fournisseurs, "
+    "la clé de chiffrement est détruite : les documents deviennent illisibles partout, "
+    "sauvegardes comprises. Exportez vos données d'abord."
+)
 ROLE_LABELS = {
     Role.OWNER.value: "Propriétaire",
     Role.ACCOUNTANT.value: "Comptable",
@@ -25,9 +31,9 @@ def organisation_page() -> None:
     with ui.column().classes("q-pa-md gap-6 max-w-3xl"):
         if user.may("export"):
             with ui.card().classes("w-full"):
-                ui.label("Export des données").classes("text-h6")
-                ui.label("Une archive zip de tous les documents scellés et un index CSV.")
-                ui.link("Télécharger l'export", "/export").props("data-testid=export")
+                ui.label(t("Export des données")).classes("text-h6")
+                ui.label(t("Une archive zip de tous les documents scellés et un index CSV."))
+                ui.link(t("Télécharger l'export"), "/export").props("data-testid=export")
         if user.may("admin"):
             _members(user)
             _deletion(user)
@@ -35,7 +41,7 @@ def organisation_page() -> None:
 
 def _members(owner: SessionUser) -> None:
     with ui.card().classes("w-full"):
-        ui.label("Utilisateurs").classes("text-h6")
+        ui.label(t("Utilisateurs")).classes("text-h6")
         rows = ui.column().classes("w-full")
 
         def refresh() -> None:
@@ -50,7 +56,7 @@ def _members(owner: SessionUser) -> None:
                             on_change=lambda e, m=member.id: change(m, e.value),
                         ).classes("w-40")
                         if member.id != owner.user_id:
-                            ui.button("Retirer", on_click=lambda m=member.id: remove(m)).props(
+                            ui.button(t("Retirer"), on_click=lambda m=member.id: remove(m)).props(
                                 "flat color=negative"
                             )
 
@@ -70,9 +76,9 @@ def _members(owner: SessionUser) -> None:
 
         refresh()
         with ui.row().classes("items-end gap-2"):
-            email = ui.input("Adresse e-mail").props("type=email")
-            password = ui.input("Mot de passe provisoire", password=True)
-            role = ui.select(ROLE_LABELS, value=Role.MEMBER.value, label="Rôle").classes("w-40")
+            email = ui.input(t("Adresse e-mail")).props("type=email")
+            password = ui.input(t("Mot de passe provisoire"), password=True)
+            role = ui.select(ROLE_LABELS, value=Role.MEMBER.value, label=t("Rôle")).classes("w-40")
 
             def add() -> None:
                 try:
@@ -84,18 +90,14 @@ def _members(owner: SessionUser) -> None:
                 password.set_value("")
                 refresh()
 
-            ui.button("Ajouter", on_click=add)
+            ui.button(t("Ajouter"), on_click=add)
 
 
 def _deletion(owner: SessionUser) -> None:
     with ui.card().classes("w-full"):
-        ui.label("Supprimer le compte").classes("text-h6 text-negative")
-        ui.label(
-            "Les accès bancaires (Powens) et les boîtes mail sont fermés chez les fournisseurs, "
-            "la clé de chiffrement est détruite : les documents deviennent illisibles partout, "
-            "sauvegardes comprises. Exportez vos données d'abord."
-        )
-        confirm = ui.input("Tapez le nom de l'entreprise pour confirmer").classes("w-96")
+        ui.label(t("Supprimer le compte")).classes("text-h6 text-negative")
+        ui.label(t(DELETION_WARNING))
+        confirm = ui.input(t("Tapez le nom de l'entreprise pour confirmer")).classes("w-96")
 
         async def delete() -> None:
             if (confirm.value or "").strip() != owner.org_name:
@@ -111,4 +113,4 @@ def _deletion(owner: SessionUser) -> None:
             end_session()
             ui.navigate.to("/connexion")
 
-        ui.button("Supprimer définitivement", on_click=delete).props("color=negative")
+        ui.button(t("Supprimer définitivement"), on_click=delete).props("color=negative")

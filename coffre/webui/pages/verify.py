@@ -9,6 +9,11 @@ from nicegui import events, run, ui
 from coffre.settings import get_settings
 from coffre.webui.i18n import t
 
+INTRODUCTION = (
+    "Déposez un PDF : Coffre vérifie son sceau électronique et son horodatage. "
+    "Le fichier n'est pas conservé."
+)
+
 
 def verify_upload(data: bytes) -> Any:
     from coffre.tasks.pki import load_certificates
@@ -24,10 +29,7 @@ def verify_upload(data: bytes) -> Any:
 def verify_page() -> None:
     with ui.column().classes("q-pa-md max-w-xl"):
         ui.label(t("Vérifier un document scellé")).classes("text-h5")
-        ui.label(
-            "Déposez un PDF : Coffre vérifie son sceau électronique et son horodatage. "
-            "Le fichier n'est pas conservé."
-        )
+        ui.label(t(INTRODUCTION))
         verdict = ui.column()
 
         async def received(event: events.UploadEventArguments) -> None:
