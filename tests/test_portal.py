@@ -17,10 +17,10 @@ import requests
 
 from coffre.runtime import get_vault, reset_runtime
 from tests import documents
-from tests.portal import Portal, start_portal
+from tests.portal import Portal, close_context, start_portal
 from tests.test_cli import cli_env
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(300)]
 
 PASSWORD = "correct horse battery staple"
 
@@ -150,7 +150,7 @@ def test_sign_up_upload_download_and_log_out_in_a_browser(
     page.goto(portal.url + "/documents")
     page.wait_for_url(portal.url + "/connexion")
     assert blocked == [], blocked  # NiceGUI works under the Content-Security-Policy
-    context.close()
+    close_context(context)
 
 
 def test_one_organisation_never_sees_another(portal: Portal, chromium: Any, tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_one_organisation_never_sees_another(portal: Portal, chromium: Any, tmp_
     page.get_by_test_id("search").click()
     page.get_by_text("Aucun document.").wait_for()
     assert page.get_by_text("confidentiel-alice").count() == 0
-    context.close()
+    close_context(context)
 
     context = chromium.new_context(ignore_https_errors=True)
     page = context.new_page()
@@ -183,7 +183,7 @@ def test_one_organisation_never_sees_another(portal: Portal, chromium: Any, tmp_
     page.wait_for_url(portal.url + "/")
     answer = page.request.get(f"{portal.url}/fichiers/{secret['document_id']}/archive")
     assert answer.status == 200 and answer.body().startswith(b"%PDF")
-    context.close()
+    close_context(context)
 
 
 def test_logins_are_throttled_and_sessions_expire(
@@ -197,7 +197,7 @@ def test_logins_are_throttled_and_sessions_expire(
         page.get_by_text("Adresse e-mail ou mot de passe incorrect.").wait_for()
     _log_in(page, portal, "paul@garage.example")  # the right one, too late
     page.get_by_text("Trop de tentatives").wait_for()
-    context.close()
+    close_context(context)
 
 
 def test_sessions_expire_when_idle(impatient_portal: Portal, chromium: Any) -> None:
@@ -212,7 +212,7 @@ def test_sessions_expire_when_idle(impatient_portal: Portal, chromium: Any) -> N
     # …and a new request is refused too.
     page.goto(portal.url + "/documents")
     page.wait_for_url(portal.url + "/connexion")
-    context.close()
+    close_context(context)
 
 
 def test_public_page_checks_a_seal(portal: Portal, chromium: Any, tmp_path: Path) -> None:
@@ -237,7 +237,7 @@ def test_public_page_checks_a_seal(portal: Portal, chromium: Any, tmp_path: Path
     page.goto(portal.url + "/verifier")
     page.locator("input[type=file]").set_input_files(str(tmp_path / "tampered.pdf"))
     page.get_by_test_id("verdict-invalid").wait_for(timeout=60_000)
-    context.close()
+    close_context(context)
 
 
 def test_second_factor_turned_on_in_the_browser(portal: Portal, chromium: Any) -> None:
@@ -267,4 +267,4 @@ def test_second_factor_turned_on_in_the_browser(portal: Portal, chromium: Any) -
     code.fill(totp.at(step * 30))
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_url(portal.url + "/")
-    context.close()
+    close_context(context)

@@ -16,11 +16,11 @@ from coffre.tasks.bank_import import import_statement_fn
 from coffre.tasks.manual_match import match_by_hand
 from coffre.tasks.reconcile import decide_match, reconcile_org_fn
 from coffre.tasks.statements.csvfile import CsvMapping
-from tests.portal import Portal
+from tests.portal import Portal, close_context
 from tests.test_portal import _account, _log_in
 from tests.test_portal import portal as portal
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(300)]
 
 IBAN = "FR7630006000011234567890189"
 CSV = (
@@ -98,9 +98,9 @@ def test_bank_page_matches_by_hand_and_deletes(
     assert manual.amount_cents == 375  # no more than the document's total
 
     page.get_by_test_id(f"tx-{fees}").get_by_role("button", name="Supprimer").click()
+    page.get_by_test_id(f"tx-{fees}").wait_for(state="detached")
     page.get_by_test_id(f"tx-{card}").wait_for()
-    assert page.get_by_test_id(f"tx-{fees}").count() == 0
-    context.close()
+    close_context(context)
 
     context = chromium.new_context(ignore_https_errors=True)
     page = context.new_page()
@@ -109,4 +109,4 @@ def test_bank_page_matches_by_hand_and_deletes(
     page.goto(portal.url + "/banque")
     page.get_by_text("0 opérations").wait_for()
     assert page.get_by_text("EDF").count() == 0
-    context.close()
+    close_context(context)

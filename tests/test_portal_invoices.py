@@ -10,11 +10,11 @@ from typing import Any
 import pikepdf
 import pytest
 
-from tests.portal import Portal
+from tests.portal import Portal, close_context
 from tests.test_portal import _account, _log_in
 from tests.test_portal import portal as portal
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(300)]
 
 SELLER = {
     "Raison sociale": "Boulangerie Martin SARL",
@@ -64,4 +64,4 @@ def test_issue_an_invoice_then_a_credit_note(portal: Portal, chromium: Any, tmp_
     page.get_by_role("button", name="Avoir").click()
     page.get_by_text("F-2026-0002").wait_for(timeout=120_000)
     page.get_by_text("Annulée").wait_for()
-    context.close()
+    close_context(context)

@@ -10,11 +10,11 @@ import pytest
 
 from coffre.runtime import reset_runtime
 from tests.fake_nylas import FakeNylas
-from tests.portal import Portal, start_portal
+from tests.portal import Portal, close_context, start_portal
 from tests.test_cli import cli_env
 from tests.test_portal import _account, _log_in
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(300)]
 
 
 @pytest.fixture
@@ -66,4 +66,4 @@ def test_owner_adds_and_deletes_a_nylas_mailbox(
     page.get_by_role("button", name="Supprimer").click()
     page.get_by_text("Aucune boîte mail.").wait_for()
     assert nylas.deleted_grants == [grant]
-    context.close()
+    close_context(context)

@@ -12,11 +12,11 @@ import pytest
 from sqlmodel import select
 
 from coffre.models import Document, Organization, session_scope
-from tests.portal import Portal
+from tests.portal import Portal, close_context
 from tests.test_portal import PASSWORD, _account, _log_in, _sealed_document
 from tests.test_portal import portal as portal
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(300)]
 
 
 def _signed_in(chromium: Any, portal: Portal, email: str, password: str = PASSWORD) -> Any:
@@ -40,7 +40,7 @@ def test_owner_adds_an_accountant_who_may_export_but_not_upload(
     page.get_by_role("option", name="Comptable").click()
     page.get_by_role("button", name="Ajouter").click()
     page.get_by_text("cabinet@compta.example").wait_for()
-    page.context.close()
+    close_context(page.context)
 
     accountant = _signed_in(chromium, portal, "cabinet@compta.example", "provisoire et assez long")
     assert accountant.get_by_role("link", name="Envoyer").count() == 0
@@ -57,7 +57,7 @@ def test_owner_adds_an_accountant_who_may_export_but_not_upload(
         assert export.read(archive).startswith(b"%PDF")
     assert [row["filename"] for row in index] == ["facture-farine.pdf"]
     assert index[0]["status"] == "SEALED" and index[0]["file_in_export"] == archive
-    accountant.context.close()
+    close_context(accountant.context)
 
 
 def test_members_may_not_export(portal: Portal, chromium: Any) -> None:
@@ -68,7 +68,7 @@ def test_members_may_not_export(portal: Portal, chromium: Any) -> None:
     add_member(owner, "apprenti@garage.example", "un mot de passe correct", Role.MEMBER)
     page = _signed_in(chromium, portal, "apprenti@garage.example", "un mot de passe correct")
     assert page.request.get(portal.url + "/export").status == 403
-    page.context.close()
+    close_context(page.context)
 
 
 def test_owner_deletes_the_account_from_the_portal(
@@ -83,7 +83,7 @@ def test_owner_deletes_the_account_from_the_portal(
     page.wait_for_url(portal.url + "/connexion", timeout=120_000)
     _log_in(page, portal, "rose@fleuriste.example")
     page.get_by_text("Adresse e-mail ou mot de passe incorrect.").wait_for()
-    page.context.close()
+    close_context(page.context)
     with session_scope() as session:
         org = session.get(Organization, owner.org_id)
         assert org is not None and org.deleted_at is not None
