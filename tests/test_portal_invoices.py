@@ -1,5 +1,5 @@
 """The invoices page in a browser: legal mentions, an invoice issued as a sealed
-Factur-X, refused input in words, and a credit note."""
+Factur-X, refused input in words, a draft kept then issued, and a credit note."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_issue_an_invoice_then_a_credit_note(portal: Portal, chromium: Any, tmp_
     page.goto(portal.url + "/factures")
     for label, value in SELLER.items():
         page.get_by_label(label, exact=True).fill(value)
-    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_role("button", name="Enregistrer", exact=True).click()
     page.get_by_text("Mentions enregistrées.").wait_for()
 
     page.get_by_label("Client", exact=True).fill("Café du Coin")
@@ -61,7 +61,19 @@ def test_issue_an_invoice_then_a_credit_note(portal: Portal, chromium: Any, tmp_
     with pikepdf.open(io.BytesIO(data)) as pdf:
         assert "factur-x.xml" in pdf.attachments
 
-    page.get_by_role("button", name="Avoir").click()
+    # A draft for the same customer, kept, then issued: it takes the next number only then.
+    page.get_by_label("Client existant").click()
+    page.get_by_role("option", name="Café du Coin").click()
+    page.get_by_label("Désignation").fill("Pains de campagne")
+    page.get_by_label("Prix unitaire HT").fill("12,50")
+    page.get_by_role("button", name="Enregistrer le brouillon").click()
+    page.get_by_text("Brouillon", exact=True).wait_for()
+    page.get_by_role("button", name="Émettre", exact=True).click()
     page.get_by_text("F-2026-0002").wait_for(timeout=120_000)
+    page.get_by_text("Clients", exact=True).click()
+    assert page.get_by_text("Café du Coin").count() >= 1
+
+    page.get_by_role("button", name="Avoir").first.click()
+    page.get_by_text("F-2026-0003").wait_for(timeout=120_000)
     page.get_by_text("Annulée").wait_for()
     close_context(context)

@@ -1,4 +1,5 @@
-"""Invoices: legal mentions, issue an invoice (Factur-X, sealed), credit notes, downloads."""
+"""Invoices: customers, drafts, issuing (Factur-X, sealed), credit notes, downloads,
+and the legal mentions invoices carry."""
 
 from __future__ import annotations
 
@@ -43,6 +44,15 @@ def invoices_of(org_id: str) -> list[tuple[Invoice, str]]:
         return [(invoice, customer.name) for invoice, customer in rows]
 
 
+def customers_of(org_id: str) -> list[Customer]:
+    with session_scope(get_engine()) as session:
+        return list(
+            session.exec(
+                select(Customer).where(Customer.org_id == org_id).order_by(col(Customer.name))
+            )
+        )
+
+
 def save_seller(org_id: str, values: dict[str, str]) -> None:
     with session_scope(get_engine()) as session:
         profile = session.get(SellerProfile, org_id) or SellerProfile(
@@ -62,6 +72,7 @@ def invoices_page() -> None:
     with ui.column().classes("q-pa-md gap-4 w-full max-w-5xl"):
         _list(user)
         _new_invoice(user)
+        _customers(user)
         _seller(user)
 
 
@@ -80,10 +91,24 @@ def _list(user: SessionUser) -> None:
                 ui.label(STATE_LABELS.get(invoice.state.value, invoice.state.value))
                 if invoice.document_id:
                     ui.link(t("Factur-X"), f"/fichiers/{invoice.document_id}/archive")
+                if invoice.state.value == "draft":
+                    ui.button(
+                        t("Émettre"), on_click=lambda i=invoice.id: _issue_draft(user, i)
+                    ).props("flat dense")
                 if invoice.kind.value == "invoice" and invoice.state.value in ("issued", "paid"):
                     ui.button(
                         t("Avoir"), on_click=lambda i=invoice.id: _credit_note(user, i)
                     ).props("flat dense")
+
+
+async def _issue_draft(user: SessionUser, invoice_id: str) -> None:
+    from coffre.flows.invoicing import issue_invoice
+
+    state = await run.io_bound(issue_invoice, user.org_id, invoice_id=invoice_id, return_state=True)
+    if state is not None and not state.is_completed():
+        ui.notify(f"Facture refusée : {state.message}", type="negative", multi_line=True)
+        return
+    ui.navigate.reload()
 
 
 async def _credit_note(user: SessionUser, invoice_id: str) -> None:
@@ -99,11 +124,15 @@ async def _credit_note(user: SessionUser, invoice_id: str) -> None:
 def _new_invoice(user: SessionUser) -> None:
     with ui.card().classes("w-full"):
         ui.label(t("Nouvelle facture")).classes("text-h6")
-        with ui.row():
+        known = {c.id: c.name for c in customers_of(user.org_id)}
+        existing = ui.select(
+            {"": t("Nouveau client"), **known}, value="", label=t("Client existant")
+        ).classes("w-64")
+        with ui.row().bind_visibility_from(existing, "value", value=""):
             customer = ui.input(t("Client")).classes("w-64")
             siren = ui.input(t("SIREN du client (facultatif)"))
             email = ui.input(t("E-mail du client (facultatif)"))
-        with ui.row():
+        with ui.row().bind_visibility_from(existing, "value", value=""):
             street = ui.input(t("Adresse du client")).classes("w-64")
             postcode = ui.input(t("Code postal du client"))
             city = ui.input(t("Ville du client"))
@@ -117,11 +146,10 @@ def _new_invoice(user: SessionUser) -> None:
         )
         errors = ui.column()
 
-        async def issue() -> None:
-            from coffre.flows.invoicing import issue_invoice
-
-            draft: dict[str, Any] = {
-                "customer": {
+        def draft() -> dict[str, Any]:
+            return {
+                "customer": existing.value
+                or {
                     "name": customer.value or "",
                     "siren": (siren.value or "").replace(" ", "") or None,
                     "email": email.value or None,
@@ -143,18 +171,50 @@ def _new_invoice(user: SessionUser) -> None:
                 "issue_date": date.today().isoformat(),
                 "due_date": due.value or None,
             }
-            state = await run.io_bound(issue_invoice, user.org_id, draft=draft, return_state=True)
+
+        def refused(message: str) -> None:
+            errors.clear()
+            with errors:
+                for part in message.split("; "):
+                    ui.label(part).classes("text-negative")
+
+        async def issue() -> None:
+            from coffre.flows.invoicing import issue_invoice
+
+            state = await run.io_bound(issue_invoice, user.org_id, draft=draft(), return_state=True)
             if state is None:
                 return
-            errors.clear()
             if not state.is_completed():
-                with errors:
-                    for part in str(state.message).split("; "):
-                        ui.label(part).classes("text-negative")
+                refused(str(state.message))
                 return
             ui.navigate.reload()
 
-        ui.button(t("Émettre la facture"), on_click=issue)
+        def save_draft() -> None:
+            from coffre.tasks.invoicing import InvoiceRefused, create_draft_fn
+
+            try:
+                create_draft_fn(user.org_id, draft())
+            except InvoiceRefused as refusal:
+                refused(str(refusal))
+                return
+            ui.navigate.reload()
+
+        with ui.row():
+            ui.button(t("Émettre la facture"), on_click=issue)
+            ui.button(t("Enregistrer le brouillon"), on_click=save_draft).props("flat")
+
+
+def _customers(user: SessionUser) -> None:
+    with ui.expansion(t("Clients")).classes("w-full"):
+        rows = customers_of(user.org_id)
+        if not rows:
+            ui.label(t("Aucun client."))
+        for customer in rows:
+            with ui.row().classes("gap-4"):
+                ui.label(customer.name).classes("w-64")
+                ui.label(customer.siren or "—").classes("w-32")
+                ui.label(f"{customer.postcode} {customer.city}").classes("w-48")
+                ui.label(customer.email or "—")
 
 
 def _seller(user: SessionUser) -> None:
