@@ -122,7 +122,7 @@ def _run(url: str, documents: int, rounds: int) -> int:
         ("middle page", DocumentFilter(), last // 2),
         ("last page", DocumentFilter(), last),
         ("text search", DocumentFilter(text="facture 012345"), 1),
-        ("supplier + amount", DocumentFilter(supplier="edf", amount=Decimal("12.12")), 1),
+        ("supplier + amount", DocumentFilter(supplier="edf", amount=Decimal("700.00")), 1),
     ]
 
     def coffre(wanted: DocumentFilter, page: int) -> tuple[list[str], int]:
