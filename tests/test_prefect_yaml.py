@@ -59,3 +59,6 @@ def test_prefect_deploy_all_against_the_local_server() -> None:
     for declared in _declared():
         deployment = deployments[str(declared["name"])]
         assert deployment.work_pool_name == "coffre"
+    for saas in ("fetch-mail", "sync-bank"):  # the SaaS APIs' shared rate limits
+        limit = deployments[saas].global_concurrency_limit
+        assert limit is not None and limit.limit == 4, saas

@@ -35,6 +35,7 @@ DEPLOYMENT_NAMES = (
     "delete-account/delete-account",
 )
 TIMEZONE = "Europe/Paris"
+SAAS_CONCURRENCY = 4  # Nylas and Powens rate limits are shared by every customer
 
 
 def _deployment(flow: Flow[Any, Any], description: str, **options: Any) -> RunnerDeployment:
@@ -68,6 +69,7 @@ def embedded_deployments() -> list[RunnerDeployment]:
             fetch_mail,
             "Fetch one mail connection's new supplier invoices (webhooks trigger it).",
             tags=["mail"],
+            concurrency_limit=SAAS_CONCURRENCY,
         ),
         _deployment(
             fetch_mail_sweep,
@@ -84,6 +86,7 @@ def embedded_deployments() -> list[RunnerDeployment]:
             sync_bank,
             "Sync one Powens connection, then reconcile (Powens webhooks trigger it).",
             tags=["bank"],
+            concurrency_limit=SAAS_CONCURRENCY,
         ),
         _deployment(
             sync_bank_sweep,
