@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 from stdnum.exceptions import ValidationError
 from stdnum.fr import siren as siren_number
 
@@ -173,14 +173,34 @@ def change_password(user: SessionUser, current: str, new: str) -> None:
             raise AuthError("Mot de passe actuel incorrect.")
         row.set_password(new)
         session.add(row)
-        append_event(
-            session,
-            user.org_id,
-            actor=f"user:{user.user_id}",
-            action="user.password_changed",
-            subject_type="user",
-            subject_id=user.user_id,
-        )
+        journal_user_event(session, user, "user.password_changed", user.user_id)
+
+
+def org_user(session: Session, actor: SessionUser, user_id: str) -> User:
+    """A user of the actor's organisation; another organisation's is "not found"."""
+    row = session.get(User, user_id)
+    if row is None or row.org_id != actor.org_id:
+        raise AuthError("Utilisateur introuvable.")
+    return row
+
+
+def journal_user_event(
+    session: Session,
+    actor: SessionUser,
+    action: str,
+    user_id: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """What a signed-in user did to an account of the organisation, in the audit chain."""
+    append_event(
+        session,
+        actor.org_id,
+        actor=f"user:{actor.user_id}",
+        action=action,
+        subject_type="user",
+        subject_id=user_id,
+        details=details,
+    )
 
 
 def session_record(user: SessionUser) -> dict[str, Any]:

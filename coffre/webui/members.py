@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from coffre.models import append_event, session_scope
+from coffre.models import session_scope
 from coffre.models.organization import Role, User
 from coffre.runtime import get_engine
-from coffre.webui.auth import AuthError, SessionUser, check_password_strength, normalise_email
+from coffre.webui.auth import (
+    AuthError,
+    SessionUser,
+    check_password_strength,
+    journal_user_event,
+    normalise_email,
+    org_user,
+)
 
 
 def list_members(org_id: str) -> list[User]:
@@ -27,7 +34,9 @@ def add_member(owner: SessionUser, email: str, password: str, role: Role) -> Use
         with session_scope(get_engine()) as session:
             session.add(user)
             session.flush()
-            _journal(session, owner, "user.added", user, {"role": role.value})
+            journal_user_event(
+                session, owner, "user.added", user.id, {"email": user.email, "role": role.value}
+            )
     except IntegrityError as error:
         raise AuthError("Cette adresse e-mail a déjà un compte.") from error
     return user
@@ -36,45 +45,26 @@ def add_member(owner: SessionUser, email: str, password: str, role: Role) -> Use
 def set_role(owner: SessionUser, user_id: str, role: Role) -> None:
     _require_owner(owner)
     with session_scope(get_engine()) as session:
-        user = _member(session, owner, user_id)
+        user = org_user(session, owner, user_id)
         if user.id == owner.user_id and role != Role.OWNER:
             raise AuthError("Vous ne pouvez pas retirer votre propre rôle de propriétaire.")
         user.role = role
         session.add(user)
-        _journal(session, owner, "user.role_changed", user, {"role": role.value})
+        journal_user_event(
+            session, owner, "user.role_changed", user.id, {"email": user.email, "role": role.value}
+        )
 
 
 def remove_member(owner: SessionUser, user_id: str) -> None:
     _require_owner(owner)
     with session_scope(get_engine()) as session:
-        user = _member(session, owner, user_id)
+        user = org_user(session, owner, user_id)
         if user.id == owner.user_id:
             raise AuthError("Vous ne pouvez pas supprimer votre propre compte ici.")
-        _journal(session, owner, "user.removed", user, {})
+        journal_user_event(session, owner, "user.removed", user.id, {"email": user.email})
         session.delete(user)
 
 
 def _require_owner(user: SessionUser) -> None:
     if not user.may("admin"):
         raise AuthError("Réservé aux propriétaires du compte.")
-
-
-def _member(session: Session, owner: SessionUser, user_id: str) -> User:
-    user = session.get(User, user_id)
-    if user is None or user.org_id != owner.org_id:
-        raise AuthError("Utilisateur introuvable.")
-    return user
-
-
-def _journal(
-    session: Session, owner: SessionUser, action: str, user: User, details: dict[str, str]
-) -> None:
-    append_event(
-        session,
-        owner.org_id,
-        actor=f"user:{owner.user_id}",
-        action=action,
-        subject_type="user",
-        subject_id=user.id,
-        details={"email": user.email, **details},
-    )

@@ -11,13 +11,18 @@ import hmac
 import time
 
 import pyotp
-from sqlmodel import Session
 
-from coffre.models import append_event, session_scope
+from coffre.models import session_scope
 from coffre.models.organization import Organization, User
 from coffre.runtime import get_engine
 from coffre.tasks.org_secrets import open_secret, seal_secret
-from coffre.webui.auth import AuthError, SessionUser, throttle
+from coffre.webui.auth import (
+    AuthError,
+    SessionUser,
+    journal_user_event,
+    org_user,
+    throttle,
+)
 
 ISSUER = "Coffre"
 _WINDOW = 1  # one step (30 s) either side: clocks drift
@@ -61,16 +66,16 @@ def enable(user: SessionUser, secret: str, code: str) -> None:
     if step is None:
         raise AuthError("Code incorrect : vérifiez l'heure de votre téléphone et réessayez.")
     with session_scope(get_engine()) as session:
-        row = _user(session, user)
+        row = org_user(session, user, user.user_id)
         row.totp_secret = seal_secret(user.org_id, _address(row.id), secret.encode())
         row.totp_last_step = step
         session.add(row)
-        _journal(session, user, "user.second_factor_enabled")
+        journal_user_event(session, user, "user.second_factor_enabled", user.user_id)
 
 
 def disable(user: SessionUser, code: str) -> None:
     with session_scope(get_engine()) as session:
-        row = _user(session, user)
+        row = org_user(session, user, user.user_id)
         if row.totp_secret is None:
             return
         secret = open_secret(user.org_id, _address(row.id), row.totp_secret).decode()
@@ -78,12 +83,12 @@ def disable(user: SessionUser, code: str) -> None:
             raise AuthError("Code incorrect.")
         row.totp_secret, row.totp_last_step = None, None
         session.add(row)
-        _journal(session, user, "user.second_factor_disabled")
+        journal_user_event(session, user, "user.second_factor_disabled", user.user_id)
 
 
 def enabled(user: SessionUser) -> bool:
     with session_scope(get_engine()) as session:
-        return _user(session, user).totp_secret is not None
+        return org_user(session, user, user.user_id).totp_secret is not None
 
 
 def complete_login(user_id: str, code: str, address: str) -> SessionUser:
@@ -105,21 +110,3 @@ def complete_login(user_id: str, code: str, address: str) -> SessionUser:
         session.add(row)
         throttle.succeeded(row.email)
         return SessionUser(row.id, org.id, org.name, row.email, row.role)
-
-
-def _user(session: Session, user: SessionUser) -> User:
-    row = session.get(User, user.user_id)
-    if row is None or row.org_id != user.org_id:
-        raise AuthError("Utilisateur introuvable.")
-    return row
-
-
-def _journal(session: Session, user: SessionUser, action: str) -> None:
-    append_event(
-        session,
-        user.org_id,
-        actor=f"user:{user.user_id}",
-        action=action,
-        subject_type="user",
-        subject_id=user.user_id,
-    )
