@@ -97,27 +97,17 @@ def _add_documents(org_id: str, count: int, kib: int, start: int) -> None:
 
 
 def _night(repositories: list[Any], at: datetime) -> Night:
-    from coffre.models.db import engine_for
-    from coffre.runtime import get_vault
     from coffre.settings import get_settings
-    from coffre.tasks.backup_config import backup_policy, recipients
-    from coffre.tasks.backup_run import back_up_to, stage
+    from coffre.tasks.backup_run import back_up_tonight, stage_tonight
 
     settings = get_settings()
     started = time.perf_counter()
-    staged = stage(settings, get_vault().store, recipients(settings), engine_for(settings.keys_url))
+    staged = stage_tonight(settings)
     stage_seconds = time.perf_counter() - started
     seconds, added = {}, {}
     for repository in repositories:
         started = time.perf_counter()
-        outcome = back_up_to(
-            repository,
-            staged,
-            backup_policy(settings),
-            at=at,
-            run_check=False,
-            cache_dir=settings.backup_path / "restic-cache",
-        )
+        outcome = back_up_tonight(repository, staged, settings, at=at, run_check=False)
         seconds[repository.name] = time.perf_counter() - started
         if not outcome.ok:
             raise SystemExit(f"backup to {repository.name} failed: {outcome.error}")

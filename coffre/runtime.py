@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from coffre.models.db import engine_for
 from coffre.settings import Settings, get_settings
-from coffre.tasks.crypto import KeyRing, load_or_create_master_key
+from coffre.tasks.crypto import KeyRing, SecretKey, load_or_create_master_key
 from coffre.tasks.storage import ObjectStore, open_object_store
 from coffre.tasks.vault import Vault
 
@@ -16,11 +16,13 @@ from coffre.tasks.vault import Vault
 @lru_cache(maxsize=1)
 def get_vault() -> Vault:
     settings = get_settings()
-    keyring = KeyRing(
-        load_or_create_master_key(_master_key_value(settings), settings.master_key_path),
-        engine_for(settings.keys_url),
-    )
+    keyring = KeyRing(master_key(settings), engine_for(settings.keys_url))
     return Vault(_object_store(settings), keyring, settings.retention_years)
+
+
+def master_key(settings: Settings) -> SecretKey:
+    """The key that wraps every organisation's data key (also what a restore drill needs)."""
+    return load_or_create_master_key(_master_key_value(settings), settings.master_key_path)
 
 
 def _master_key_value(settings: Settings) -> str | None:

@@ -233,6 +233,7 @@ def test_a_repository_lost_in_the_middle_fails_the_run_but_not_the_others(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import coffre.flows.backup as backup_flows
+    import coffre.tasks.backup_run as backup_run
 
     (tmp_path / "s3").mkdir()
     server, wsgi, thread = start_s3_server(tmp_path / "s3")
@@ -250,7 +251,7 @@ def test_a_repository_lost_in_the_middle_fails_the_run_but_not_the_others(
         _capture(organization.id, tmp_path, "Facture avant panne")
         first = {row["repository"]: row["snapshot_id"] for row in nightly_backup_rows()}
 
-        real_back_up_to = backup_flows.back_up_to
+        real_back_up_to = backup_run.back_up_to
 
         def provider_goes_down_after_the_first(repository, *args, **kwargs):  # type: ignore[no-untyped-def]
             outcome = real_back_up_to(repository, *args, **kwargs)
@@ -259,7 +260,7 @@ def test_a_repository_lost_in_the_middle_fails_the_run_but_not_the_others(
                 wsgi.server_close()
             return outcome
 
-        monkeypatch.setattr(backup_flows, "back_up_to", provider_goes_down_after_the_first)
+        monkeypatch.setattr(backup_run, "back_up_to", provider_goes_down_after_the_first)
         state = backup_flows.nightly_backup(check=False, return_state=True)
     finally:
         wsgi.shutdown()

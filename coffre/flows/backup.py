@@ -14,17 +14,18 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
-from coffre.models.db import engine_for
-from coffre.runtime import get_vault
 from coffre.settings import get_settings
 from coffre.tasks.backup_config import (
-    backup_policy,
     configured_repositories,
     drill_identity,
-    recipients,
 )
 from coffre.tasks.backup_drill import DrillReport, drill_inputs, run_drill
-from coffre.tasks.backup_run import RepositoryOutcome, Staged, back_up_to, stage
+from coffre.tasks.backup_run import (
+    RepositoryOutcome,
+    Staged,
+    back_up_tonight,
+    stage_tonight,
+)
 from coffre.tasks.restic import ResticRepository
 
 
@@ -53,23 +54,14 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
 
 @task(name="stage-backup", cache_policy=NO_CACHE)
 def stage_backup() -> Staged:
-    settings = get_settings()
-    return stage(settings, get_vault().store, recipients(settings), engine_for(settings.keys_url))
+    return stage_tonight(get_settings())
 
 
 @task(name="back-up-repository", cache_policy=NO_CACHE)
 def back_up_repository(
     repository: ResticRepository, staged: Staged, at: datetime, run_check: bool
 ) -> RepositoryOutcome:
-    settings = get_settings()
-    return back_up_to(
-        repository,
-        staged,
-        backup_policy(settings),
-        at=at,
-        run_check=run_check,
-        cache_dir=settings.backup_path / "restic-cache",
-    )
+    return back_up_tonight(repository, staged, get_settings(), at=at, run_check=run_check)
 
 
 @flow(name="nightly-backup")

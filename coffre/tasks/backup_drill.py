@@ -301,8 +301,7 @@ def _scratch_postgres(server_url: str) -> Iterator[str]:
 
 def drill_inputs(settings: Settings, identity: str, sample: int | None = None) -> DrillInputs:
     """What the drill needs from this instance: the master key and the trusted roots."""
-    from coffre.runtime import _master_key_value
-    from coffre.tasks.crypto import load_or_create_master_key
+    from coffre.runtime import master_key
     from coffre.tasks.pki import load_certificates
     from coffre.tasks.sealing import seal_config
 
@@ -311,7 +310,7 @@ def drill_inputs(settings: Settings, identity: str, sample: int | None = None) -
         drill_url = settings.store_url
     return DrillInputs(
         identity=identity,
-        master_key=load_or_create_master_key(_master_key_value(settings), settings.master_key_path),
+        master_key=master_key(settings),
         trust_roots=load_certificates(list(seal_config(settings).trust_root_paths)),
         sample=settings.backup_drill_sample if sample is None else sample,
         scratch_root=settings.backup_path / "scratch",

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from coffre.settings import Settings
-from coffre.tasks.backup_config import DATA_TAG, KEYS_TAG, BackupPolicy
+from coffre.tasks.backup_config import (
+    DATA_TAG,
+    KEYS_TAG,
+    BackupPolicy,
+    backup_policy,
+    recipients,
+)
 from coffre.tasks.backup_dump import StoreSnapshot, dump_store
 from coffre.tasks.backup_manifest import export_keys, write_manifest
 from coffre.tasks.backup_objects import inventory, mirror_new_objects
@@ -77,6 +83,33 @@ def stage(
         len(stock.entries),
         max(stock.hashed, copied),
         keys,
+    )
+
+
+def stage_tonight(settings: Settings) -> Staged:
+    """`stage` with this instance's vault, the operators' recipients and the key store."""
+    from coffre.models.db import engine_for
+    from coffre.runtime import get_vault
+
+    return stage(settings, get_vault().store, recipients(settings), engine_for(settings.keys_url))
+
+
+def back_up_tonight(
+    repository: ResticRepository,
+    staged: Staged,
+    settings: Settings,
+    *,
+    at: datetime,
+    run_check: bool,
+) -> RepositoryOutcome:
+    """`back_up_to` with this instance's retention policy and restic cache."""
+    return back_up_to(
+        repository,
+        staged,
+        backup_policy(settings),
+        at=at,
+        run_check=run_check,
+        cache_dir=settings.backup_path / "restic-cache",
     )
 
 

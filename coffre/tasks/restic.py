@@ -235,7 +235,7 @@ class Restic:
         args = ["snapshots", "--json", "--host", self.repository.host]
         if tag:
             args += ["--tag", tag]
-        completed = self.run("snapshots", args, timeout=min(300, self._timeout()))
+        completed = self.run("snapshots", args, timeout=min(300, self.repository.timeout_seconds))
         rows = json.loads(completed.stdout or "[]") or []
         snapshots = [
             Snapshot(
@@ -267,9 +267,6 @@ class Restic:
 
     def restore(self, snapshot_id: str, target: Path) -> None:
         self.run("restore", ["restore", snapshot_id, "--target", str(target)])
-
-    def _timeout(self) -> float:
-        return self.repository.timeout_seconds
 
 
 def _last_message(stdout: str, message_type: str) -> dict[str, Any] | None:
