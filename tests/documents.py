@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from PIL import Image, ImageDraw, ImageFont
@@ -201,3 +202,32 @@ def signed_pdf(tmp: Path) -> bytes:
         writer, signers.PdfSignatureMetadata(field_name="Signature1"), signer=signer, output=out
     )
     return out.getvalue()
+
+
+def document_row(
+    org_id: str,
+    name: str,
+    *,
+    kind: str = "receipt",
+    status: str = "SEALED",
+    source: str = "upload",
+    text: str = "",
+    **fields: object,
+) -> Any:
+    """A Document row without objects (search, dashboard, reconciliation tests); the
+    keyword arguments left over are its extracted fields."""
+    from coffre.models import Document
+    from coffre.models.document import DocumentKind, DocumentSource, DocumentStatus
+
+    return Document(
+        org_id=org_id,
+        kind=DocumentKind(kind),
+        source=DocumentSource(source),
+        filename=name,
+        original_sha256=name.ljust(64, "0")[:64],
+        original_size=100,
+        media_type="application/pdf",
+        status=DocumentStatus(status),
+        ocr_text=text,
+        fields=dict(fields),
+    )

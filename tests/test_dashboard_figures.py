@@ -8,11 +8,12 @@ from pathlib import Path
 
 from coffre.models import Document, Organization, session_scope
 from coffre.models.bank import BankConnection, BankConnectionState
-from coffre.models.document import DocumentKind, DocumentSource, DocumentStatus
+from coffre.models.document import DocumentKind, DocumentStatus
 from coffre.tasks.bank_import import import_statement_fn
 from coffre.tasks.reconcile import reconcile_org_fn
 from coffre.tasks.statements.csvfile import CsvMapping
 from coffre.webui.dashboard_figures import dashboard_figures
+from tests.documents import document_row
 
 CSV = (
     "Date;Libellé;Montant\r\n"
@@ -22,17 +23,8 @@ CSV = (
 
 
 def _document(org_id: str, name: str, **values: object) -> Document:
-    return Document(
-        org_id=org_id,
-        kind=values.pop("kind", DocumentKind.INVOICE_IN),  # type: ignore[arg-type]
-        source=DocumentSource.UPLOAD,
-        filename=name,
-        original_sha256=name.ljust(64, "0")[:64],
-        original_size=1,
-        media_type="application/pdf",
-        status=values.pop("status", DocumentStatus.SEALED),  # type: ignore[arg-type]
-        fields=dict(values),
-    )
+    values.setdefault("kind", "invoice_in")
+    return document_row(org_id, name, **values)  # type: ignore[arg-type]
 
 
 def test_figures_of_one_organisation(coffre_home: Path) -> None:

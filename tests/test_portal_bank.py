@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from coffre.models import Document, session_scope
+from coffre.models import session_scope
 from coffre.models.bank import BankTransaction, Match, MatchKind
-from coffre.models.document import DocumentKind, DocumentSource, DocumentStatus
 from coffre.tasks.bank_import import import_statement_fn
 from coffre.tasks.manual_match import match_by_hand
 from coffre.tasks.reconcile import decide_match, reconcile_org_fn
 from coffre.tasks.statements.csvfile import CsvMapping
+from tests.documents import document_row
 from tests.portal import Portal, close_context
 from tests.test_portal import _account, _log_in
 from tests.test_portal import portal as portal
@@ -32,20 +32,12 @@ CSV = (
 
 
 def _document(org_id: str, name: str, total: str, supplier: str, day: str) -> str:
-    document = Document(
-        org_id=org_id,
-        kind=DocumentKind.INVOICE_IN,
-        source=DocumentSource.MAIL,
-        filename=name,
-        original_sha256=name.ljust(64, "0")[:64],
-        original_size=100,
-        media_type="application/pdf",
-        status=DocumentStatus.SEALED,
-        fields={"total_ttc": total, "supplier": supplier, "date": day},
+    document = document_row(
+        org_id, name, kind="invoice_in", source="mail", total_ttc=total, supplier=supplier, date=day
     )
     with session_scope() as session:
         session.add(document)
-    return document.id
+    return str(document.id)
 
 
 def _transaction(org_id: str, wording: str) -> str:

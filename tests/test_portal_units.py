@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from coffre.models import Document, Organization, session_scope
-from coffre.models.document import DocumentKind, DocumentSource, DocumentStatus
+from coffre.models.document import DocumentKind, DocumentStatus
 from coffre.models.document_search import DocumentFilter, search_documents
 from coffre.models.organization import Role
 from coffre.webui.auth import (
@@ -22,6 +22,7 @@ from coffre.webui.auth import (
     sign_up,
     throttle,
 )
+from tests.documents import document_row
 
 PASSWORD = "un mot de passe assez long"
 
@@ -81,18 +82,7 @@ def test_sessions_end_after_idle_time_or_maximum_age(
 
 
 def _document(org_id: str, name: str, **fields: object) -> Document:
-    return Document(
-        org_id=org_id,
-        kind=fields.pop("kind", DocumentKind.RECEIPT),  # type: ignore[arg-type]
-        source=DocumentSource.UPLOAD,
-        filename=name,
-        original_sha256=name.ljust(64, "0")[:64],
-        original_size=1,
-        media_type="application/pdf",
-        status=fields.pop("status", DocumentStatus.SEALED),  # type: ignore[arg-type]
-        ocr_text=str(fields.pop("text", "")),
-        fields=dict(fields),
-    )
+    return document_row(org_id, name, **fields)  # type: ignore[arg-type]
 
 
 def test_search_filters_paginates_and_stays_in_the_organisation(
