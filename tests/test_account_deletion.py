@@ -42,7 +42,7 @@ def providers(coffre_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
 def _customer_with_everything(org: Organization, powens: Any, nylas: Any, tmp: Path) -> dict:
     """A document, a synced Powens connection and a Nylas mailbox."""
     from coffre.flows.capture import capture
-    from coffre.tasks.bank_sync import _open_token, connect_bank_fn, sync_connection_fn
+    from coffre.tasks.bank_sync import connect_bank_fn, open_token, sync_connection_fn
     from coffre.tasks.mail_connections import add_connection
 
     path = tmp / f"{uuid.uuid4().hex[:6]}.pdf"
@@ -52,7 +52,7 @@ def _customer_with_everything(org: Organization, powens: Any, nylas: Any, tmp: P
     with session_scope() as session:
         row = session.get(BankConnection, bank.id)
         assert row is not None and row.user_token is not None
-        token = _open_token(org.id, row.user_token)
+        token = open_token(org.id, row.user_token)
     remote = powens.add_connection(token, "Banque Populaire")
     account = powens.add_account(remote, "FR7630006000011234567890189", "Compte", "100.00")
     powens.add_transaction(account, date(2026, 11, 3), "-42.00", "CB PAPETERIE")

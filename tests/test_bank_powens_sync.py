@@ -44,12 +44,12 @@ def powens(coffre_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeP
 
 
 def _token(org_id: str, connection_id: str) -> str:
-    from coffre.tasks.bank_sync import _open_token
+    from coffre.tasks.bank_sync import open_token
 
     with session_scope() as session:
         row = session.get(BankConnection, connection_id)
         assert row is not None and row.user_token is not None
-        return _open_token(org_id, row.user_token)
+        return open_token(org_id, row.user_token)
 
 
 def _connected(organization: Any, powens: FakePowens) -> tuple[str, int, int]:

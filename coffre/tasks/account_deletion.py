@@ -70,7 +70,7 @@ def request_deletion(org_ref: str, requested_by: str) -> tuple[str, bool]:
 
 def close_bank_access(org_id: str) -> dict[str, Any]:
     """Delete the Powens connections and user at Powens, then erase the token here."""
-    from coffre.tasks.bank_sync import _open_token, powens_settings
+    from coffre.tasks.bank_sync import open_token, powens_settings
     from coffre.tasks.powens import PowensAuthError, PowensClient
 
     with session_scope(get_engine()) as session:
@@ -85,7 +85,7 @@ def close_bank_access(org_id: str) -> dict[str, Any]:
         ]
     deleted_remote, user_deleted = 0, False
     if blobs:
-        token = _open_token(org_id, blobs[0])
+        token = open_token(org_id, blobs[0])
         with PowensClient(powens_settings()) as client:
             try:
                 for remote_id in remote_ids:

@@ -94,7 +94,7 @@ def _seal_token(org_id: str, token: str) -> bytes:
     return seal_secret(org_id, f"powens-user:{org_id}", token.encode())
 
 
-def _open_token(org_id: str, blob: bytes) -> str:
+def open_token(org_id: str, blob: bytes) -> str:
     return open_secret(org_id, f"powens-user:{org_id}", blob).decode()
 
 
@@ -113,7 +113,7 @@ def connect_bank_fn(org_id: str, redirect_uri: str) -> tuple[BankConnection, str
     with session_scope(get_engine()) as session:
         blob = _organisation_token(session, org_id)
     with PowensClient(powens_settings()) as client:
-        token = _open_token(org_id, blob) if blob else client.create_user()
+        token = open_token(org_id, blob) if blob else client.create_user()
         row = BankConnection(
             org_id=org_id, provider="powens", user_token=_seal_token(org_id, token)
         )
@@ -151,7 +151,7 @@ def sync_connection_fn(org_id: str, connection_id: str) -> SyncReport:
         row = _get(session, org_id, connection_id)
         if row.state == BankConnectionState.DELETED or row.user_token is None:
             raise PowensError("This bank connection was deleted.")
-        token = _open_token(org_id, row.user_token)
+        token = open_token(org_id, row.user_token)
         powens_id, since = row.powens_connection_id, row.last_update
     try:
         with PowensClient(powens_settings()) as client:
@@ -344,7 +344,7 @@ def delete_bank_connection_fn(org_id: str, connection_id: str) -> dict[str, int]
         return {"transactions": 0, "accounts": 0}
     if blob is not None and powens_id is not None:
         with PowensClient(powens_settings()) as client:
-            client.delete_connection(_open_token(org_id, blob), powens_id)
+            client.delete_connection(open_token(org_id, blob), powens_id)
     with session_scope(get_engine()) as session:
         row = _get(session, org_id, connection_id)
         accounts = list(
