@@ -33,7 +33,10 @@ from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, set_tsp_headers
 from pyhanko_certvalidator import ValidationContext
 
+from coffre.tasks import asn1_dump
 from coffre.tasks.pki import load_certificates
+
+asn1_dump.install()  # encode CMS structures in linear time (see the module)
 
 SEAL_FIELD = "CoffreSeal"
 # Room for the CMS signature: certificates, signature, the timestamp token with the

@@ -43,6 +43,10 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from coffre.tasks import asn1_dump
+
+asn1_dump.install()  # encode CMS structures in linear time (see the module)
+
 logger = logging.getLogger(__name__)
 
 QUERY_TYPE = "application/timestamp-query"

@@ -19,7 +19,10 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from coffre.tasks import asn1_dump
 from coffre.tasks.pki import load_certificates
+
+asn1_dump.install()  # encode CMS structures in linear time (see the module)
 
 
 @dataclass
