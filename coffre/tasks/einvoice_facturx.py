@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from datetime import datetime
 
 import pikepdf
@@ -35,6 +36,17 @@ _AF_RELATIONSHIP = {
 # Names an incoming hybrid invoice may give its XML: Factur-X, ZUGFeRD 2.x, XRechnung in
 # ZUGFeRD (matched case-insensitively).
 _INCOMING_NAMES = ["factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"]
+
+
+class _NoEmbeddedXmlIsNormal(logging.Filter):
+    """Most supplier PDFs carry no e-invoice: that is an answer, not a warning to operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No valid factur-x")
+
+
+logging.getLogger("factur-x").addFilter(_NoEmbeddedXmlIsNormal())
+
 
 _NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
