@@ -113,7 +113,7 @@ def main() -> int:
         )
         children.append(server)
         wait_until_healthy(api_url, server, timeout=120)
-        _ensure_concurrency_limits(settings)
+        ensure_concurrency_limits(settings)
         runner = start_child(
             [sys.executable, "-m", "coffre.flows.deployments"], logs / "runner.log"
         )
@@ -179,7 +179,7 @@ def _start_local_tsa(settings: Settings, logs: Path) -> subprocess.Popen[bytes] 
     raise RuntimeError("the local TSA did not start")
 
 
-def _ensure_concurrency_limits(settings: Settings) -> None:
+def ensure_concurrency_limits(settings: Settings) -> None:
     """The HSM's global concurrency limit (bounds parallel signing across workers), and
     Coffre's block types, so that operators find them in the dashboard."""
     from prefect import get_client
