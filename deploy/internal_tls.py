@@ -27,12 +27,20 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-CA_DAYS = 20 * 365
-LEAF_DAYS = 5 * 365
+from coffre.tasks.x509_build import (
+    ca_certificate,
+    certificate_pem,
+    common_name,
+    now,
+    private_key_pem,
+    server_certificate,
+)
+
+CA_VALIDITY = dt.timedelta(days=20 * 365)
+LEAF_VALIDITY = dt.timedelta(days=5 * 365)
 RENEW_BEFORE = dt.timedelta(days=90)
 
 
@@ -48,18 +56,6 @@ def _write(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def ensure_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     cert_path, key_path = folder / "ca.pem", folder / "ca.key"
     if cert_path.exists() and key_path.exists():
@@ -68,37 +64,9 @@ def ensure_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
             raise SystemExit(f"{key_path}: not an EC key")
         return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Coffre internal CA")])
-    now = _now()
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ski, critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    _write(key_path, _key_pem(key), 0o600)
-    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    cert = ca_certificate(common_name("Coffre internal CA"), key, CA_VALIDITY, path_length=0)
+    _write(key_path, private_key_pem(key), 0o600)
+    _write(cert_path, certificate_pem(cert), 0o644)
     return cert, key
 
 
@@ -112,7 +80,7 @@ def _still_good(path: Path, ca: x509.Certificate) -> bool:
         cert.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):
         return False
-    return cert.not_valid_after_utc - _now() > RENEW_BEFORE
+    return cert.not_valid_after_utc - now() > RENEW_BEFORE
 
 
 def ensure_leaf(
@@ -123,41 +91,9 @@ def ensure_leaf(
     if key_path.exists() and _still_good(cert_path, ca):
         return False
     key = ec.generate_private_key(ec.SECP256R1())
-    now = _now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=LEAF_DAYS))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    _write(key_path, _key_pem(key), 0o640)
-    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    cert = server_certificate(ca, ca_key, key.public_key(), [name], LEAF_VALIDITY)
+    _write(key_path, private_key_pem(key), 0o640)
+    _write(cert_path, certificate_pem(cert), 0o644)
     return True
 
 

@@ -363,3 +363,34 @@ def test_dockerfile_builds_the_image_the_stack_expects() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".git", ".venv", "var", ".pytest_cache", "benchmarks/out"):
         assert entry in ignored
+
+
+def test_internal_tls_issues_once_and_reissues_what_no_longer_chains(tmp_path: Path) -> None:
+    """coffre-init's internal CA: leaves for each service name, kept while they are good."""
+    import sys
+
+    from cryptography import x509
+
+    script = ROOT / "deploy" / "internal_tls.py"
+    folder = tmp_path / "pki"
+
+    def run(folder: Path) -> str:
+        command = [sys.executable, str(script), str(folder), "s3.coffre.internal", "portal"]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    assert run(folder).count("issued a certificate") == 2
+    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length == 0
+    for name in ("s3.coffre.internal", "portal"):
+        leaf = x509.load_pem_x509_certificate((folder / f"{name}.pem").read_bytes())
+        leaf.verify_directly_issued_by(ca)
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert names.get_values_for_type(x509.DNSName) == [name]
+        assert (folder / f"{name}.key").stat().st_mode & 0o777 == 0o640
+    assert (folder / "ca.key").stat().st_mode & 0o777 == 0o600
+
+    assert run(folder) == ""  # still good: nothing issued again
+    other = tmp_path / "other-pki"
+    run(other)  # another CA of the same name
+    (folder / "portal.pem").write_bytes((other / "portal.pem").read_bytes())
+    assert run(folder) == "internal TLS: issued a certificate for portal\n"

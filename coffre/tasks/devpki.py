@@ -48,6 +48,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from coffre.tasks.x509_build import (
+    ca_certificate,
+    certificate_pem,
+    issued_builder,
+    key_usage,
+    private_key_pem,
+)
+
 ROOT_CERT_FILE = "dev-root-ca.pem"
 ROOT_KEY_FILE = "dev-root-ca.key"
 TSA_CERT_FILE = "tsa.pem"
@@ -58,8 +66,6 @@ ROOT_VALIDITY = dt.timedelta(days=20 * 365)
 TSA_VALIDITY = dt.timedelta(days=10 * 365)
 SEAL_VALIDITY = dt.timedelta(days=3 * 365)
 RENEW_BEFORE = dt.timedelta(days=30)
-# Backdating absorbs small clock differences between the host and the validators.
-BACKDATE = dt.timedelta(minutes=5)
 
 # RFC 5280 upper bounds (ub-common-name, ub-organization-name).
 _NAME_LIMIT = 64
@@ -118,16 +124,11 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    write_file_atomic(path, pem, 0o600)
+    write_file_atomic(path, private_key_pem(key), 0o600)
 
 
 def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    write_file_atomic(path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_file_atomic(path, certificate_pem(cert), 0o644)
 
 
 def _load_ec_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
@@ -235,34 +236,7 @@ def _build_root(organisation: str) -> tuple[x509.Certificate, ec.EllipticCurvePr
             x509.NameAttribute(NameOID.COMMON_NAME, root_common_name(organisation)),
         ]
     )
-    now = _now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + ROOT_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
+    return ca_certificate(name, key, ROOT_VALIDITY), key
 
 
 def ensure_dev_ca(folder: Path, organisation: str) -> DevCa:
@@ -289,37 +263,7 @@ def ensure_dev_ca(folder: Path, organisation: str) -> DevCa:
 def _leaf_builder(
     ca: DevCa, subject: x509.Name, public_key: SealPublicKey, validity: dt.timedelta
 ) -> x509.CertificateBuilder:
-    now = _now()
-    not_after = min(now + validity, ca.cert.not_valid_after_utc)  # never outlive the root
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca.cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-            critical=False,
-        )
-    )
-
-
-def _key_usage(*, digital_signature: bool, non_repudiation: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=non_repudiation,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    return issued_builder(ca.cert, ca.key, subject, public_key, validity)
 
 
 def issue_tsa_certificate(ca: DevCa, folder: Path) -> tuple[Path, Path]:
@@ -347,9 +291,7 @@ def issue_tsa_certificate(ca: DevCa, folder: Path) -> tuple[Path, Path]:
             )
             cert = (
                 _leaf_builder(ca, subject, key.public_key(), TSA_VALIDITY)
-                .add_extension(
-                    _key_usage(digital_signature=True, non_repudiation=False), critical=True
-                )
+                .add_extension(key_usage(digital_signature=True), critical=True)
                 .add_extension(
                     x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
                 )
@@ -396,7 +338,7 @@ def issue_seal_certificate(
         )
         cert = (
             _leaf_builder(ca, subject, public_key, SEAL_VALIDITY)
-            .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
+            .add_extension(key_usage(digital_signature=True, non_repudiation=True), critical=True)
             .sign(ca.key, hashes.SHA256())
         )
         _write_cert(path, cert)
