@@ -285,3 +285,44 @@ def test_rerunning_normalisation_changes_nothing(organization) -> None:  # type:
     assert again.archive_key == document.archive_key
     with session_scope() as session:
         assert len(session.exec(select(AuditEvent)).all()) == 2
+
+
+def test_pdf_whose_text_the_conversion_alters_is_quarantined(  # type: ignore[no-untyped-def]
+    organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fonts are embedded for PDF/A by a Ghostscript rewrite; an archive copy that no
+    longer reads as the original is refused, and the original kept."""
+    from coffre.tasks import ocr
+
+    read_text = ocr.pdf_text_by_page
+
+    def archive_reads_otherwise(path: Path, timeout: int = 120) -> list[str]:
+        pages = read_text(path, timeout)
+        if path.name != "archive.pdf":
+            return pages
+        return [page.replace("120,00", "12,00") for page in pages]
+
+    monkeypatch.setattr(ocr, "pdf_text_by_page", archive_reads_otherwise)
+    data = documents.text_pdf(documents.INVOICE_LINES)  # Helvetica, not embedded
+    document = capture_bytes(organization.id, data, "facture.pdf")
+    assert_quarantined(document, "conversion_failed", "without altering its text", data)
+
+
+def test_fonts_are_embedded_and_the_text_checked(organization) -> None:  # type: ignore[no-untyped-def]
+    data = documents.text_pdf(documents.INVOICE_LINES)
+    document = capture_bytes(organization.id, data, "facture.pdf")
+    assert document.status == DocumentStatus.NORMALIZED, document.reason
+    assert "fonts embedded for PDF/A" in (document.archive_note or "")
+    with pikepdf.open(io.BytesIO(archive_of(document))) as pdf:
+        fonts = [font for page in pdf.pages for font in page.Resources.Font.values()]
+        font_files = ("/FontFile", "/FontFile2", "/FontFile3")
+        assert fonts
+        assert all(any(key in font.FontDescriptor for key in font_files) for font in fonts)
+
+
+def test_text_kept_allows_ocr_on_pages_without_text() -> None:
+    from coffre.tasks.normalize import _text_kept
+
+    assert _text_kept(["Total  120,00", ""], ["Total 120,00", "ticket scanné"])
+    assert not _text_kept(["Total 120,00", ""], ["Total 999,99", ""])
+    assert not _text_kept(["Total 120,00", "Page 2"], ["Total 120,00"])

@@ -11,6 +11,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pikepdf
+
 from coffre.tasks import ocr
 from coffre.tasks.errors import Rejected
 from coffre.tasks.images import image_to_pdf
@@ -107,24 +109,21 @@ def _normalize_pdf(data: bytes, folder: Path, limits: NormalizeLimits) -> Normal
     return _convert(clean, folder, limits, notes, embed_first=facts.unembedded_fonts)
 
 
-def _same_text(before: list[str], after: list[str]) -> bool:
-    def squash(pages: list[str]) -> list[str]:
-        return ["".join(page.split()) for page in pages]
+def _text_kept(before: list[str], after: list[str]) -> bool:
+    """Every page that had text has the same text after (spacing aside); OCR may add text
+    to the pages that had none."""
+    if len(after) != len(before):
+        return False
+    return all(
+        "".join(old.split()) == "".join(new.split())
+        for old, new in zip(before, after, strict=True)
+        if old.strip()
+    )
 
-    return squash(before) == squash(after)
 
-
-def _embed_fonts_checked(source: Path, folder: Path, limits: NormalizeLimits) -> Path:
-    """Embed the fonts, and refuse the result if the text changed in the rewrite."""
-    embedded = folder / "embedded.pdf"
-    ocr.embed_fonts(source, embedded, timeout=limits.timeout)
-    if not _same_text(ocr.pdf_text_by_page(source), ocr.pdf_text_by_page(embedded)):
-        raise Rejected(
-            "conversion_failed",
-            "This PDF could not be converted to PDF/A without altering its text. "
-            "Its original is kept.",
-        )
-    return embedded
+def _page_count(path: Path) -> int:
+    with pikepdf.open(path) as pdf:
+        return len(pdf.pages)
 
 
 def _convert(
@@ -146,8 +145,13 @@ def _convert(
     target = folder / "archive.pdf"
     sidecar = folder / "ocr.txt" if ocr_text else None
     source.write_bytes(pdf_bytes)
+    text_before: list[str] | None = None
     if embed_first:
-        source = _embed_fonts_checked(source, folder, limits)
+        # Ghostscript rewrites the whole file: the archive copy must read as the original.
+        text_before = ocr.pdf_text_by_page(source)
+        embedded = folder / "embedded.pdf"
+        ocr.embed_fonts(source, embedded, timeout=limits.timeout)
+        source = embedded
         notes = [*notes, "fonts embedded for PDF/A"]
     try:
         notes = notes + ocr.to_pdfa(
@@ -161,8 +165,15 @@ def _convert(
             ) from None
         # Something the font scan did not see: embed everything and try once more.
         return _convert(pdf_bytes, folder, limits, notes, embed_first=True, ocr_text=ocr_text)
-    pages = ocr.pdf_text_by_page(target)
-    text = "\n\f".join(pages)
     if sidecar is not None and sidecar.exists():
+        # Tesseract's reading of a scan: no need to extract the text layer it wrote.
         text = sidecar.read_text(encoding="utf-8", errors="replace")
-    return Normalized(target.read_bytes(), text, len(pages), notes)
+        return Normalized(target.read_bytes(), text, _page_count(target), notes)
+    pages = ocr.pdf_text_by_page(target)
+    if text_before is not None and not _text_kept(text_before, pages):
+        raise Rejected(
+            "conversion_failed",
+            "This PDF could not be converted to PDF/A without altering its text. "
+            "Its original is kept.",
+        )
+    return Normalized(target.read_bytes(), "\n\f".join(pages), len(pages), notes)
