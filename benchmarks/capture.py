@@ -10,8 +10,10 @@ then, with the same parallelism (COFFRE_CAPTURE_CONCURRENCY, 2 by default):
   encrypted into the vault, the store, the audit journal, field extraction, and the
   seal (PAdES B-LTA on the embedded SoftHSM2 key, local TSA).
 
-Prints both throughputs, their ratio (goal ≥ 0.9), the field-extraction accuracy on the
-receipts and invoices against their ground truth (goal ≥ 95 %), and peak memory.
+Prints both throughputs, their ratio (goal ≥ 0.9), the CPU each side spends per file (this
+process, the commands, the Prefect server: unlike wall time, it does not drift with the
+machine's slow spells), the field-extraction accuracy on the receipts and invoices against
+their ground truth (goal ≥ 95 %), and peak memory.
 
     .venv/bin/python -m benchmarks.capture [--receipts 50] [--invoices 50] [--rounds 3]
 """
@@ -25,7 +27,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 WORK = Path(tempfile.mkdtemp(prefix="coffre-bench-"))
@@ -62,16 +66,68 @@ def baseline_convert(path: Path, out_dir: Path) -> None:
     )
 
 
-def run_baseline(paths: list[Path], workers: int, round_number: int) -> float:
+@dataclass
+class Spent:
+    """Wall time and CPU seconds of a run: this process, its commands, the Prefect server."""
+
+    wall: float = 0.0
+    own: float = 0.0
+    commands: float = 0.0
+    server: float = 0.0
+
+    @property
+    def cpu(self) -> float:
+        return self.own + self.commands + self.server
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu() -> float:
+    """CPU of the Prefect server the test harness started (a uvicorn child process)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == os.getpid() and b"uvicorn" in (stat.parent / "cmdline").read_bytes():
+                total += _proc_cpu(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _snapshot() -> Spent:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    commands = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return Spent(
+        wall=time.perf_counter(),
+        own=own.ru_utime + own.ru_stime,
+        commands=commands.ru_utime + commands.ru_stime,
+        server=_server_cpu(),
+    )
+
+
+def measured(run: Callable[[], object]) -> Spent:
+    before = _snapshot()
+    run()
+    after = _snapshot()
+    return Spent(*(getattr(after, f) - getattr(before, f) for f in Spent.__dataclass_fields__))
+
+
+def run_baseline(paths: list[Path], workers: int, round_number: int) -> Spent:
     out_dir = WORK / f"baseline-{round_number}"
     out_dir.mkdir()
-    start = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda p: baseline_convert(p, out_dir), paths))
-    return time.perf_counter() - start
+
+    def convert_all() -> None:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda p: baseline_convert(p, out_dir), paths))
+
+    return measured(convert_all)
 
 
-def run_coffre(paths: list[Path], round_number: int) -> tuple[float, list[dict[str, str | None]]]:
+def run_coffre(paths: list[Path], round_number: int) -> tuple[Spent, list[dict[str, str | None]]]:
     """One capture flow run for a new organisation (content dedup is per organisation)."""
     from coffre.flows.capture import capture
     from coffre.models import Organization, session_scope
@@ -81,9 +137,12 @@ def run_coffre(paths: list[Path], round_number: int) -> tuple[float, list[dict[s
     with session_scope() as session:
         session.add(org)
     capture(org=org.id, paths=[str(paths[0])], source="cli")  # warm-up: imports, pools
-    start = time.perf_counter()
-    outcomes = capture(org=org.id, paths=[str(p) for p in paths[1:]], source="cli")
-    return time.perf_counter() - start, outcomes
+    outcomes: list[dict[str, str | None]] = []
+
+    def capture_all() -> None:
+        outcomes.extend(capture(org=org.id, paths=[str(p) for p in paths[1:]], source="cli"))
+
+    return measured(capture_all), outcomes
 
 
 def field_accuracy(docs: list[GeneratedDoc], fields_by_file: dict[str, dict]) -> tuple[int, int]:
@@ -126,27 +185,42 @@ def main() -> int:
     from prefect.testing.utilities import prefect_test_harness
 
     tsa = prepare_coffre()
-    baseline_times, coffre_times = [], []
+    baseline_runs: list[Spent] = []
+    coffre_runs: list[Spent] = []
     with prefect_test_harness(server_startup_timeout=120):
         from coffre.serve import ensure_concurrency_limits
 
         ensure_concurrency_limits(get_settings())  # the HSM's limit, as `make run` has it
         # Alternate the two, so that a slow spell of the machine hits both alike.
         for round_number in range(args.rounds):
-            baseline_times.append(run_baseline(paths[1:], workers, round_number))
-            elapsed, outcomes = run_coffre(paths, round_number)
-            coffre_times.append(elapsed)
+            baseline_runs.append(run_baseline(paths[1:], workers, round_number))
+            spent, outcomes = run_coffre(paths, round_number)
+            coffre_runs.append(spent)
             print(
-                f"round {round_number + 1}: baseline {baseline_times[-1]:6.1f} s, "
-                f"coffre {coffre_times[-1]:6.1f} s"
+                f"round {round_number + 1}: baseline {baseline_runs[-1].wall:6.1f} s, "
+                f"coffre {coffre_runs[-1].wall:6.1f} s"
             )
     tsa.stop()
     count = len(paths) - 1
-    baseline_rate = count / statistics.median(baseline_times)
-    coffre_rate = count / statistics.median(coffre_times)
+    baseline_rate = count / statistics.median(run.wall for run in baseline_runs)
+    coffre_rate = count / statistics.median(run.wall for run in coffre_runs)
     print(f"baseline (commands alone), median: {baseline_rate:6.3f} files/s")
     print(f"coffre capture flow, median      : {coffre_rate:6.3f} files/s")
     print(f"throughput ratio coffre/baseline: {coffre_rate / baseline_rate:.3f}  (goal >= 0.9)")
+    # CPU seconds do not drift with the machine's slow spells the way wall time does.
+    for label, runs in (("baseline", baseline_runs), ("coffre  ", coffre_runs)):
+        per_file = [
+            statistics.mean(getattr(run, part) for run in runs) / count * 1000
+            for part in ("own", "commands", "server")
+        ]
+        print(
+            f"CPU per file, {label}: this process {per_file[0]:5.0f} ms, commands "
+            f"{per_file[1]:5.0f} ms, Prefect server {per_file[2]:4.0f} ms"
+        )
+    cpu_ratio = statistics.mean(r.cpu for r in baseline_runs) / statistics.mean(
+        r.cpu for r in coffre_runs
+    )
+    print(f"CPU ratio baseline/coffre (work per file): {cpu_ratio:.3f}")
 
     statuses: dict[str, int] = {}
     for outcome in outcomes:
