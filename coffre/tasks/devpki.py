@@ -53,6 +53,7 @@ from coffre.tasks.x509_build import (
     certificate_pem,
     issued_builder,
     key_usage,
+    now,
     private_key_pem,
 )
 
@@ -195,10 +196,6 @@ def _organisation_of(name: x509.Name) -> str | None:
 # --------------------------------------------------------------------------- checks
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
 def _issued_by(cert: x509.Certificate, ca: DevCa) -> bool:
     try:
         cert.verify_directly_issued_by(ca.cert)
@@ -211,7 +208,7 @@ def _usable_leaf(cert: x509.Certificate | None, ca: DevCa) -> bool:
     """Issued by the current root and not about to expire."""
     if cert is None or not _issued_by(cert, ca):
         return False
-    return cert.not_valid_after_utc - _now() > RENEW_BEFORE
+    return cert.not_valid_after_utc - now() > RENEW_BEFORE
 
 
 def _spki(public_key: PublicKeyTypes) -> bytes:
