@@ -1,17 +1,19 @@
-"""OCR and PDF/A conversion through the ocrmypdf command, and text extraction.
+"""OCR and PDF/A conversion through ocrmypdf, and text extraction.
 
-ocrmypdf runs in a child process: its Python API is not thread-safe, and a hostile file
-that makes Ghostscript or Tesseract hang or balloon must not take the worker with it.
+ocrmypdf runs in child processes kept warm by the pool (ocr_pool.py): its Python API is
+not meant to share a worker's threads, and a hostile file that makes Ghostscript or
+Tesseract hang or balloon must not take the worker with it.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from coffre.tasks.errors import Rejected
+from coffre.tasks.ocr_pool import ConversionRequest, shared_pool
 
 # ocrmypdf's documented exit codes that mean "the input is the problem".
 _INPUT_ERRORS = {
@@ -20,46 +22,43 @@ _INPUT_ERRORS = {
 }
 
 
+def conversion_options(languages: str, sidecar: Path | None = None) -> dict[str, Any]:
+    """The one definition of how Coffre converts, as ``ocrmypdf.ocr()`` keywords."""
+    options: dict[str, Any] = {
+        "language": languages.split("+"),
+        "output_type": "pdfa-2",
+        # pikepdf writes the PDF/A declarations and validates them; Debian 12's
+        # Ghostscript 10.0.0 corrupts PDFs that already have text and ocrmypdf refuses it.
+        "pdfa_backend": "internal",
+        "rasterizer": "pypdfium",
+        "skip_text": True,
+        "deskew": True,
+        "rotate_pages": True,
+        "jobs": 1,
+    }
+    if sidecar is not None:
+        options["sidecar"] = sidecar
+    return options
+
+
 def ocrmypdf_command(
     source: Path, target: Path, languages: str, sidecar: Path | None = None
 ) -> list[str]:
-    """The exact command Coffre runs, shared with the benchmark's baseline."""
-    extra = ["--sidecar", str(sidecar)] if sidecar is not None else []
-    return [*_base_command(languages), *extra, str(source), str(target)]
-
-
-def _base_command(languages: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "ocrmypdf",
-        "--quiet",
-        "--language",
-        languages,
-        "--output-type",
-        "pdfa-2",
-        # pikepdf writes the PDF/A declarations and validates them; Debian 12's
-        # Ghostscript 10.0.0 corrupts PDFs that already have text and ocrmypdf refuses it.
-        "--pdfa-backend",
-        "internal",
-        "--rasterizer",
-        "pypdfium",
-        "--skip-text",
-        "--deskew",
-        "--rotate-pages",
-        "--jobs",
-        "1",
-    ]
+    """The same conversion as the ``ocrmypdf`` command (the benchmark's baseline)."""
+    arguments = [sys.executable, "-m", "ocrmypdf", "--quiet"]
+    for name, value in conversion_options(languages, sidecar).items():
+        option = "--" + name.replace("_", "-")
+        if value is True:
+            arguments.append(option)
+        elif isinstance(value, list):
+            arguments += [option, "+".join(value)]
+        else:
+            arguments += [option, str(value)]
+    return [*arguments, str(source), str(target)]
 
 
 class PdfaNotConfirmed(Exception):
     """ocrmypdf made the file but its PDF/A validator did not approve it (exit 10)."""
-
-
-def ocr_environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["OMP_THREAD_LIMIT"] = "1"  # one Tesseract thread per job; parallelism is ours
-    return env
 
 
 def to_pdfa(
@@ -71,28 +70,23 @@ def to_pdfa(
     result cannot be confirmed as PDF/A (typically: fonts that are not embedded).
     """
     try:
-        completed = subprocess.run(
-            ocrmypdf_command(source, target, languages, sidecar),
-            capture_output=True,
-            timeout=timeout,
-            env=ocr_environment(),
-            check=False,
+        reply = shared_pool().convert(
+            ConversionRequest(source, target, languages, sidecar), timeout=timeout
         )
-    except subprocess.TimeoutExpired as error:
+    except TimeoutError as error:
         raise Rejected(
             "conversion_timeout", f"Converting this document took longer than {timeout} s."
         ) from error
-    if completed.returncode == 0 and target.exists():
+    if reply.exit_code == 0 and target.exists():
         return []
-    if completed.returncode == 10:
-        raise PdfaNotConfirmed(completed.stderr.decode(errors="replace")[-500:])
-    if completed.returncode in _INPUT_ERRORS:
-        raise Rejected(*_INPUT_ERRORS[completed.returncode])
-    detail = completed.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    if reply.exit_code == 10:
+        raise PdfaNotConfirmed(reply.detail)
+    if reply.exit_code in _INPUT_ERRORS:
+        raise Rejected(*_INPUT_ERRORS[reply.exit_code])
     raise Rejected(
         "conversion_failed",
-        f"This document could not be converted to PDF/A (ocrmypdf exit {completed.returncode}"
-        f": {detail[0][:200]}).",
+        f"This document could not be converted to PDF/A (ocrmypdf exit {reply.exit_code}"
+        f": {reply.detail[:200]}).",
     )
 
 
