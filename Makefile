@@ -32,8 +32,10 @@ lint:
 typecheck:
 	$(BIN)/mypy coffre
 
+# Two workers, one test file each at a time (module fixtures: browser, servers, tokens).
+TEST_WORKERS ?= 2
 unit:
-	$(BIN)/pytest -p no:cacheprovider --durations=20
+	$(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 clean:
 	rm -rf var .venv .mypy_cache .ruff_cache
