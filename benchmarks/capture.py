@@ -231,13 +231,15 @@ def main() -> int:
         r.cpu for r in coffre_runs
     )
     print(f"CPU ratio baseline/coffre (work per file): {cpu_ratio:.3f}")
-    coffre_cpu = statistics.mean(r.cpu for r in coffre_runs)
+    # The goal's other reading: what orchestration and storage add to the command's work.
     orchestration = statistics.mean(r.own + r.server for r in coffre_runs) - statistics.mean(
         r.own + r.server for r in baseline_runs
     )
+    command_work = statistics.mean(r.cpu for r in baseline_runs)
     print(
-        f"orchestration and storage (this process + Prefect server, over the baseline's): "
-        f"{100 * orchestration / coffre_cpu:.1f} % of Coffre's CPU  (goal <= 10 %)"
+        f"orchestration and storage (this process + Prefect server, beyond the baseline's): "
+        f"{orchestration / count * 1000:.0f} ms per file = {100 * orchestration / command_work:.1f}"
+        f" % of the command's CPU  (goal <= 10 %)"
     )
 
     statuses: dict[str, int] = {}

@@ -158,6 +158,9 @@ class Settings(BaseSettings):
         default=5, gt=0, description="Failed logins per account and address before a pause."
     )
     portal_login_window_minutes: int = Field(default=15, gt=0)
+    portal_verifications_per_hour: int = Field(
+        default=30, gt=0, description="Seal checks on the public page per client address."
+    )
     portal_page_size: int = Field(default=50, gt=0, le=500)
     portal_forwarded_allow_ips: str = Field(
         default="127.0.0.1",

@@ -215,7 +215,16 @@ def test_sessions_expire_when_idle(impatient_portal: Portal, chromium: Any) -> N
     close_context(context)
 
 
-def test_public_page_checks_a_seal(portal: Portal, chromium: Any, tmp_path: Path) -> None:
+@pytest.fixture
+def verifier_portal(
+    tmp_path: Path, seal_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Portal]:
+    """Two checks an hour per address on the public page."""
+    yield from _portal(tmp_path, monkeypatch, {"COFFRE_PORTAL_VERIFICATIONS_PER_HOUR": "2"})
+
+
+def test_public_page_checks_a_seal(verifier_portal: Portal, chromium: Any, tmp_path: Path) -> None:
+    portal = verifier_portal
     owner = _account("Boulangerie Martin", "732829320", "alice@boulangerie.example")
     outcome = _sealed_document(owner.org_id, tmp_path, "facture-publique")
     from coffre.models import get_document, session_scope
@@ -237,6 +246,10 @@ def test_public_page_checks_a_seal(portal: Portal, chromium: Any, tmp_path: Path
     page.goto(portal.url + "/verifier")
     page.locator("input[type=file]").set_input_files(str(tmp_path / "tampered.pdf"))
     page.get_by_test_id("verdict-invalid").wait_for(timeout=60_000)
+    page.goto(portal.url + "/verifier")  # a third check within the hour
+    page.locator("input[type=file]").set_input_files(str(tmp_path / "sealed.pdf"))
+    page.get_by_test_id("too-soon").wait_for(timeout=60_000)
+    assert "Réessayez dans 60 minute(s)" in page.get_by_test_id("too-soon").inner_text()
     close_context(context)
 
 

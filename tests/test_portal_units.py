@@ -22,6 +22,7 @@ from coffre.webui.auth import (
     sign_up,
     throttle,
 )
+from coffre.webui.limits import SlidingWindow
 from tests.documents import document_row
 
 PASSWORD = "un mot de passe assez long"
@@ -58,6 +59,24 @@ def test_login_failures_pause_the_account_and_the_address(
     monkeypatch.setattr("coffre.webui.auth.throttle", fresh)
     assert log_in("paul@garage.example", PASSWORD, "10.0.0.4").email == "paul@garage.example"
     throttle.succeeded("paul@garage.example")
+
+
+def test_a_sliding_window_counts_only_the_recent_events() -> None:
+    now = [1000.0]
+    window = SlidingWindow(clock=lambda: now[0])
+    assert window.wait("10.0.0.1", 2, 60) == 0
+    window.record("10.0.0.1")
+    now[0] += 10
+    window.record("10.0.0.1")
+    assert window.wait("10.0.0.1", 2, 60) == 50  # until the first one is a minute old
+    assert window.wait("10.0.0.1", 3, 60) == 0
+    assert window.wait("10.0.0.2", 2, 60) == 0
+    now[0] += 51
+    assert window.wait("10.0.0.1", 2, 60) == 0
+    window.record("10.0.0.1")
+    assert window.wait("10.0.0.1", 2, 60) == 9
+    window.forget("10.0.0.1")
+    assert window.wait("10.0.0.1", 1, 60) == 0
 
 
 def test_sessions_end_after_idle_time_or_maximum_age(
@@ -162,3 +181,25 @@ def test_second_factor_is_required_once_enabled_and_codes_are_single_use(
         complete_login(user_id, code[0], "10.0.0.9")  # a replay
     disable(owner, code[1])
     assert log_in("paul@garage.example", PASSWORD, "10.0.0.9").user_id == user_id
+
+
+def test_the_embedded_portal_certificate_names_its_hosts_and_is_kept(
+    coffre_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography import x509
+
+    from coffre.runtime import reset_runtime
+    from coffre.settings import get_settings
+    from coffre.webui.tls import portal_certificate
+
+    monkeypatch.setenv("COFFRE_PORTAL_HOST", "coffre.example")
+    reset_runtime()
+    cert_path, key_path = portal_certificate(get_settings())
+    certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert set(map(str, names.get_values_for_type(x509.IPAddress))) == {"127.0.0.1"}
+    assert set(names.get_values_for_type(x509.DNSName)) == {"localhost", "coffre.example"}
+    assert certificate.issuer == certificate.subject
+    assert key_path.stat().st_mode & 0o777 == 0o600
+    assert portal_certificate(get_settings()) == (cert_path, key_path)
+    assert x509.load_pem_x509_certificate(cert_path.read_bytes()) == certificate

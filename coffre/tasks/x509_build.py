@@ -1,9 +1,10 @@
 """Certificates Coffre makes for itself: a private CA, the leaves it issues, TLS servers.
 
 Shared by the embedded default's development CA (``devpki``), the stack's internal TLS
-(``deploy/internal_tls.py``) and the test servers, so that every certificate Coffre issues
-has the same profile: EC or RSA keys, SHA-256, a few minutes of backdating for clock
-differences, key identifiers on both sides, and never a leaf that outlives its issuer.
+(``deploy/internal_tls.py``), the embedded portal's self-signed certificate and the test
+servers, so that every certificate Coffre makes has the same profile: EC or RSA keys,
+SHA-256, a few minutes of backdating for clock differences, key identifiers on both sides
+of an issued one, and never a leaf that outlives its issuer.
 """
 
 from __future__ import annotations
@@ -124,6 +125,27 @@ def server_certificate(
         .add_extension(key_usage(digital_signature=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(issuer_key, hashes.SHA256())
+    )
+
+
+def self_signed_server_certificate(
+    key: IssuerKey, hosts: Sequence[str], validity: dt.timedelta, name: str
+) -> x509.Certificate:
+    """A TLS server certificate that is its own issuer: trusted only where it is pinned."""
+    start = now()
+    subject = common_name(name)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start - BACKDATE)
+        .not_valid_after(start + validity)
+        .add_extension(x509.SubjectAlternativeName(host_names(hosts)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
     )
 
 

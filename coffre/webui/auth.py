@@ -2,15 +2,12 @@
 
 The session itself is NiceGUI's server-side user storage, keyed by a signed, HTTP-only,
 Secure cookie; it holds only who is logged in and when. Throttling counts failed
-logins per account and per client address in this process (one portal process per
-host; several would share a Redis-backed counter).
+logins per account and per client address (limits.py).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +20,7 @@ from coffre.models import Organization, append_event, session_scope
 from coffre.models.organization import Role, User
 from coffre.runtime import get_engine
 from coffre.settings import get_settings
+from coffre.webui.limits import SlidingWindow
 
 MIN_PASSWORD_LENGTH = 12
 SESSION_KEY = "coffre_session"
@@ -52,40 +50,26 @@ class SessionUser:
 
 
 class LoginThrottle:
-    """At most N failures per (account) and per (address) in a sliding window."""
+    """At most N failures per account and per client address in a sliding window."""
 
     def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float, window: float) -> deque[float]:
-        failures = self._failures[key]
-        while failures and failures[0] < now - window:
-            failures.popleft()
-        return failures
+        self._failures = SlidingWindow()
 
     def blocked_for(self, email: str, address: str) -> float:
         """Seconds until a new attempt is allowed (0: allowed now)."""
         settings = get_settings()
         window = settings.portal_login_window_minutes * 60
-        now = time.monotonic()
-        with self._lock:
-            waits = [
-                failures[0] + window - now
-                for key in (f"account:{email}", f"address:{address}")
-                if len(failures := self._recent(key, now, window)) >= settings.portal_login_attempts
-            ]
-        return max(waits, default=0.0)
+        return max(
+            self._failures.wait(key, settings.portal_login_attempts, window)
+            for key in (f"account:{email}", f"address:{address}")
+        )
 
     def failed(self, email: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"account:{email}", f"address:{address}"):
-                self._failures[key].append(now)
+        for key in (f"account:{email}", f"address:{address}"):
+            self._failures.record(key)
 
     def succeeded(self, email: str) -> None:
-        with self._lock:
-            self._failures.pop(f"account:{email}", None)
+        self._failures.forget(f"account:{email}")
 
 
 throttle = LoginThrottle()

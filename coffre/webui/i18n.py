@@ -139,6 +139,8 @@ _EN = {
         "Déposez un PDF : Coffre vérifie son sceau électronique et son horodatage. "
         "Le fichier n'est pas conservé."
     ): "Drop a PDF: Coffre checks its electronic seal and timestamp. The file is not kept.",
+    "Trop de vérifications depuis votre adresse.": "Too many checks from your address.",
+    "Réessayez dans {minutes} minute(s).": "Try again in {minutes} minute(s).",
 }
 
 

@@ -4,16 +4,19 @@ default (browsers will warn; production puts a real certificate or a proxy in fr
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
-import os
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from coffre.settings import Settings
+from coffre.tasks.devpki import write_file_atomic
+from coffre.tasks.x509_build import (
+    certificate_pem,
+    private_key_pem,
+    self_signed_server_certificate,
+)
+
+VALIDITY = dt.timedelta(days=397)  # the longest browsers accept
 
 
 def portal_certificate(settings: Settings) -> tuple[Path, Path]:
@@ -23,41 +26,9 @@ def portal_certificate(settings: Settings) -> tuple[Path, Path]:
     folder = settings.resolved_home / "pki" / "portal"
     cert_path, key_path = folder / "portal.pem", folder / "portal.key"
     if not (cert_path.exists() and key_path.exists()):
-        _self_signed(folder, cert_path, key_path, settings.portal_host)
+        key = ec.generate_private_key(ec.SECP256R1())
+        hosts = ["localhost", "127.0.0.1", settings.portal_host]
+        certificate = self_signed_server_certificate(key, hosts, VALIDITY, "Coffre (local)")
+        write_file_atomic(key_path, private_key_pem(key), 0o600)
+        write_file_atomic(cert_path, certificate_pem(certificate))
     return cert_path, key_path
-
-
-def _self_signed(folder: Path, cert_path: Path, key_path: Path, host: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    for address in {"127.0.0.1", host}:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(address)))
-        except ValueError:
-            names.append(x509.DNSName(address))
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Coffre (local)")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=397))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))

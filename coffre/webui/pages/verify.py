@@ -8,11 +8,24 @@ from nicegui import events, run, ui
 
 from coffre.settings import get_settings
 from coffre.webui.i18n import t
+from coffre.webui.limits import SlidingWindow
 
 INTRODUCTION = (
     "Déposez un PDF : Coffre vérifie son sceau électronique et son horodatage. "
     "Le fichier n'est pas conservé."
 )
+
+#: Checks per client address: the page is public and a check costs real CPU.
+checks = SlidingWindow()
+
+
+def minutes_to_wait(address: str) -> int:
+    """0 when this address may check a file now (the check is then counted)."""
+    wait = checks.wait(address, get_settings().portal_verifications_per_hour, 3600)
+    if wait > 0:
+        return int(wait // 60) + 1
+    checks.record(address)
+    return 0
 
 
 def verify_upload(data: bytes) -> Any:
@@ -33,6 +46,16 @@ def verify_page() -> None:
         verdict = ui.column()
 
         async def received(event: events.UploadEventArguments) -> None:
+            minutes = minutes_to_wait(ui.context.client.ip or "unknown")
+            if minutes:
+                verdict.clear()
+                with verdict:
+                    ui.label(
+                        t("Trop de vérifications depuis votre adresse.")
+                        + " "
+                        + t("Réessayez dans {minutes} minute(s).").format(minutes=minutes)
+                    ).classes("text-negative").props("data-testid=too-soon")
+                return
             data = await event.file.read()
             report = await run.io_bound(verify_upload, data)
             if report is None:  # the portal is shutting down
