@@ -102,12 +102,13 @@ class _Converter:
     def _read_line(self, deadline: float) -> bytes | None:
         assert self.process.stdout is not None
         descriptor = self.process.stdout.fileno()
+        poller = select.poll()  # not select(): a busy worker's descriptors may pass 1024
+        poller.register(descriptor, select.POLLIN)
         while b"\n" not in self._pending:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            ready, _, _ = select.select([descriptor], [], [], remaining)
-            if ready:
+            if poller.poll(remaining * 1000):
                 chunk = os.read(descriptor, 65536)
                 if not chunk:
                     return None
