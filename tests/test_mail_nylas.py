@@ -181,6 +181,36 @@ def test_fetch_captures_the_matching_invoices_and_touches_nothing_else(
         assert set(columns) == {"id", "connection_id", "uidvalidity", "message_id", "processed_at"}
 
 
+def test_subject_words_match_whatever_their_case(organization: Any, nylas: FakeNylas) -> None:
+    """Nylas' subject filter is case-sensitive; Coffre's criteria are not."""
+    from coffre.flows.mail import fetch_mail
+
+    grant = nylas.add_grant(OWN)
+    wanted = {"loud": _pdf("EDF MAJUSCULES"), "quiet": _pdf("edf minuscules")}
+    for subject, data in (
+        ("VOTRE FACTURE EDF", wanted["loud"]),
+        ("votre facture", wanted["quiet"]),
+    ):
+        nylas.add_message(
+            grant,
+            FakeMessage(
+                subject,
+                "factures@edf.fr",
+                attachments=[FakeAttachment("f.pdf", "application/pdf", data)],
+            ),
+        )
+    reading = FakeAttachment("releve.pdf", "application/pdf", _pdf("relevé de compteur"))
+    nylas.add_message(
+        grant, FakeMessage("Relevé de compteur", "factures@edf.fr", attachments=[reading])
+    )
+    connection = _connect(organization.id, grant, subject_contains=["Facture"])
+
+    fetch_mail(organization.id, connection.id)
+
+    captured = {d.original_sha256 for d in _mail_documents(organization.id)}
+    assert captured == {_sha(data) for data in wanted.values()}
+
+
 def test_second_run_downloads_no_attachment_bytes(organization: Any, nylas: FakeNylas) -> None:
     from coffre.flows.mail import fetch_mail
 

@@ -99,8 +99,7 @@ class MailCriteria(BaseModel):
             query["received_after"] = int(after.timestamp())
         if len(self.senders) == 1 and "@" in self.senders[0]:
             query["from"] = self.senders[0]
-        if len(self.subject_contains) == 1:
-            query["subject"] = self.subject_contains[0]
+        # No `subject`: Nylas matches it case-sensitively, the criteria do not.
         return query
 
 
