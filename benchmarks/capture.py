@@ -9,7 +9,8 @@ then, with the same parallelism (COFFRE_CAPTURE_CONCURRENCY, 2 by default):
   folder;
 - Coffre: the `capture` flow under a Prefect API, with originals and archive copies
   encrypted into the vault, the store, the audit journal, field extraction, and the
-  seal (PAdES B-LTA on the embedded SoftHSM2 key, local TSA).
+  seal (PAdES B-LTA on the embedded SoftHSM2 key, local TSA); its ocrmypdf converters
+  (ocr_pool.py) are started within the round and have exited before it ends.
 
 Prints both throughputs, their ratio (goal ≥ 0.9), the CPU each side spends per file (this
 process, the commands, the Prefect server: unlike wall time, it does not drift with the
