@@ -50,14 +50,10 @@ def key_usage(
     )
 
 
-def ca_certificate(
-    name: x509.Name,
-    key: IssuerKey,
-    validity: dt.timedelta,
-    *,
-    path_length: int | None = None,
-) -> x509.Certificate:
-    """A self-signed CA certificate (``path_length=0``: it issues leaves only)."""
+def _self_issued_builder(
+    name: x509.Name, key: IssuerKey, validity: dt.timedelta
+) -> x509.CertificateBuilder:
+    """Subject and issuer alike, valid from a few minutes ago for ``validity``."""
     start = now()
     return (
         x509.CertificateBuilder()
@@ -67,6 +63,19 @@ def ca_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(start - BACKDATE)
         .not_valid_after(start + validity)
+    )
+
+
+def ca_certificate(
+    name: x509.Name,
+    key: IssuerKey,
+    validity: dt.timedelta,
+    *,
+    path_length: int | None = None,
+) -> x509.Certificate:
+    """A self-signed CA certificate (``path_length=0``: it issues leaves only)."""
+    return (
+        _self_issued_builder(name, key, validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(key_usage(cert_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -132,16 +141,8 @@ def self_signed_server_certificate(
     key: IssuerKey, hosts: Sequence[str], validity: dt.timedelta, name: str
 ) -> x509.Certificate:
     """A TLS server certificate that is its own issuer: trusted only where it is pinned."""
-    start = now()
-    subject = common_name(name)
     return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start - BACKDATE)
-        .not_valid_after(start + validity)
+        _self_issued_builder(common_name(name), key, validity)
         .add_extension(x509.SubjectAlternativeName(host_names(hosts)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
