@@ -20,9 +20,7 @@ file is replaced atomically.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from cryptography import x509
@@ -30,6 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from coffre.tasks.files import write_file_atomic
 from coffre.tasks.x509_build import (
     ca_certificate,
     certificate_pem,
@@ -44,18 +43,6 @@ LEAF_VALIDITY = dt.timedelta(days=5 * 365)
 RENEW_BEFORE = dt.timedelta(days=90)
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def ensure_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     cert_path, key_path = folder / "ca.pem", folder / "ca.key"
     if cert_path.exists() and key_path.exists():
@@ -65,8 +52,8 @@ def ensure_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
         return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
     key = ec.generate_private_key(ec.SECP256R1())
     cert = ca_certificate(common_name("Coffre internal CA"), key, CA_VALIDITY, path_length=0)
-    _write(key_path, private_key_pem(key), 0o600)
-    _write(cert_path, certificate_pem(cert), 0o644)
+    write_file_atomic(key_path, private_key_pem(key), 0o600)
+    write_file_atomic(cert_path, certificate_pem(cert), 0o644)
     return cert, key
 
 
@@ -92,8 +79,8 @@ def ensure_leaf(
         return False
     key = ec.generate_private_key(ec.SECP256R1())
     cert = server_certificate(ca, ca_key, key.public_key(), [name], LEAF_VALIDITY)
-    _write(key_path, private_key_pem(key), 0o640)
-    _write(cert_path, certificate_pem(cert), 0o644)
+    write_file_atomic(key_path, private_key_pem(key), 0o640)
+    write_file_atomic(cert_path, certificate_pem(cert), 0o644)
     return True
 
 

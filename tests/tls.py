@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from coffre.tasks.files import write_file_atomic
 from coffre.tasks.x509_build import (
     ca_certificate,
     certificate_pem,
@@ -30,7 +30,5 @@ def write_server_certificates(
     ca_path, cert_path, key_path = (directory / n for n in ("ca.pem", "server.pem", "server.key"))
     ca_path.write_bytes(certificate_pem(ca_cert))
     cert_path.write_bytes(certificate_pem(cert))
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(private_key_pem(key))
+    write_file_atomic(key_path, private_key_pem(key), 0o600)
     return ca_path, cert_path, key_path

@@ -43,7 +43,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from coffre.tasks.devpki import SealPublicKey, folder_lock, write_file_atomic
+from coffre.tasks.devpki import SealPublicKey, folder_lock
+from coffre.tasks.files import write_file_atomic
 
 if TYPE_CHECKING:
     from pkcs11._pkcs11 import lib as _Pkcs11Lib

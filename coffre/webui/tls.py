@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from coffre.settings import Settings
-from coffre.tasks.devpki import write_file_atomic
+from coffre.tasks.files import write_file_atomic
 from coffre.tasks.x509_build import (
     certificate_pem,
     private_key_pem,
