@@ -20,7 +20,7 @@ from coffre.models import Organization, append_event, session_scope
 from coffre.models.organization import Role, User
 from coffre.runtime import get_engine
 from coffre.settings import get_settings
-from coffre.webui.limits import SlidingWindow
+from coffre.webui.limits import SlidingWindow, minutes_to_say
 
 MIN_PASSWORD_LENGTH = 12
 SESSION_KEY = "coffre_session"
@@ -128,7 +128,7 @@ def log_in(email: str, password: str, address: str) -> SessionUser:
         normalised = email.strip().lower()
     wait = throttle.blocked_for(normalised, address)
     if wait > 0:
-        raise AuthError(f"Trop de tentatives. Réessayez dans {int(wait // 60) + 1} minute(s).")
+        raise AuthError(f"Trop de tentatives. Réessayez dans {minutes_to_say(wait)} minute(s).")
     with session_scope(get_engine()) as session:
         user = session.exec(select(User).where(User.email == normalised)).first()
         org = session.get(Organization, user.org_id) if user else None

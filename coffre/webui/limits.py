@@ -12,6 +12,11 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 
 
+def minutes_to_say(wait: float) -> int:
+    """A wait in seconds as the whole minutes a person is told to wait (never 0)."""
+    return int(wait // 60) + 1
+
+
 class SlidingWindow:
     """Event times per key, forgotten once older than the window they are asked about."""
 

@@ -23,6 +23,7 @@ from coffre.webui.auth import (
     org_user,
     throttle,
 )
+from coffre.webui.limits import minutes_to_say
 
 ISSUER = "Coffre"
 _WINDOW = 1  # one step (30 s) either side: clocks drift
@@ -100,7 +101,7 @@ def complete_login(user_id: str, code: str, address: str) -> SessionUser:
             raise AuthError("Session de connexion expirée : recommencez.")
         wait = throttle.blocked_for(row.email, address)
         if wait > 0:
-            raise AuthError(f"Trop de tentatives. Réessayez dans {int(wait // 60) + 1} minute(s).")
+            raise AuthError(f"Trop de tentatives. Réessayez dans {minutes_to_say(wait)} minute(s).")
         secret = open_secret(row.org_id, _address(row.id), row.totp_secret).decode()
         step = _matching_step(secret, code, row.totp_last_step)
         if step is None:

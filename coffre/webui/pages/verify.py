@@ -8,7 +8,7 @@ from nicegui import events, run, ui
 
 from coffre.settings import get_settings
 from coffre.webui.i18n import t
-from coffre.webui.limits import SlidingWindow
+from coffre.webui.limits import SlidingWindow, minutes_to_say
 
 INTRODUCTION = (
     "Déposez un PDF : Coffre vérifie son sceau électronique et son horodatage. "
@@ -23,7 +23,7 @@ def minutes_to_wait(address: str) -> int:
     """0 when this address may check a file now (the check is then counted)."""
     wait = checks.wait(address, get_settings().portal_verifications_per_hour, 3600)
     if wait > 0:
-        return int(wait // 60) + 1
+        return minutes_to_say(wait)
     checks.record(address)
     return 0
 
