@@ -44,17 +44,13 @@ def _portal(
 
 @pytest.fixture
 def portal(
-    tmp_path: Path, seal_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    seal_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Portal]:
-    yield from _portal(tmp_path, monkeypatch, {})
-
-
-@pytest.fixture
-def impatient_portal(
-    tmp_path: Path, seal_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Portal]:
-    """Sessions end after 6 idle seconds."""
-    yield from _portal(tmp_path, monkeypatch, {"COFFRE_PORTAL_SESSION_IDLE_MINUTES": "0.1"})
+    """The portal; a test may give it settings (``indirect`` parametrization)."""
+    yield from _portal(tmp_path, monkeypatch, getattr(request, "param", {}))
 
 
 def _account(name: str, siren: str, email: str) -> Any:
@@ -200,8 +196,10 @@ def test_logins_are_throttled_and_sessions_expire(
     close_context(context)
 
 
-def test_sessions_expire_when_idle(impatient_portal: Portal, chromium: Any) -> None:
-    portal = impatient_portal
+@pytest.mark.parametrize(
+    "portal", [{"COFFRE_PORTAL_SESSION_IDLE_MINUTES": "0.1"}], ids=["idle-6s"], indirect=True
+)
+def test_sessions_expire_when_idle(portal: Portal, chromium: Any) -> None:
     _account("Garage Dupont", "732829320", "paul@garage.example")
     context = chromium.new_context(ignore_https_errors=True)
     page = context.new_page()
@@ -215,16 +213,10 @@ def test_sessions_expire_when_idle(impatient_portal: Portal, chromium: Any) -> N
     close_context(context)
 
 
-@pytest.fixture
-def verifier_portal(
-    tmp_path: Path, seal_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Portal]:
-    """Two checks an hour per address on the public page."""
-    yield from _portal(tmp_path, monkeypatch, {"COFFRE_PORTAL_VERIFICATIONS_PER_HOUR": "2"})
-
-
-def test_public_page_checks_a_seal(verifier_portal: Portal, chromium: Any, tmp_path: Path) -> None:
-    portal = verifier_portal
+@pytest.mark.parametrize(
+    "portal", [{"COFFRE_PORTAL_VERIFICATIONS_PER_HOUR": "2"}], ids=["two-an-hour"], indirect=True
+)
+def test_public_page_checks_a_seal(portal: Portal, chromium: Any, tmp_path: Path) -> None:
     owner = _account("Boulangerie Martin", "732829320", "alice@boulangerie.example")
     outcome = _sealed_document(owner.org_id, tmp_path, "facture-publique")
     from coffre.models import get_document, session_scope
